@@ -1,0 +1,58 @@
+# The two commands a fresh machine needs: `make run` and `make test`.
+# Both build their own virtual environment in .venv from pyproject.toml.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+SECRET_FILE := .secret-key
+
+.PHONY: run test lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@ $(VENV)/.runtime
+
+$(SECRET_FILE):
+	@umask 077 && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+
+## run: set up, migrate, seed the demo and serve the portal on http://127.0.0.1:$(PORT)
+run: $(VENV)/.runtime $(SECRET_FILE)
+	@export SECRET_KEY="$$(cat $(SECRET_FILE))"; \
+	set -e; \
+	$(BIN)/python manage.py migrate --noinput; \
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0; \
+	$(BIN)/python manage.py seed_demo; \
+	$(BIN)/python manage.py ensureadmin; \
+	echo "Serving on http://127.0.0.1:$(PORT)/  (back office: /admin/, API docs: /api/docs/)"; \
+	PORT=$(PORT) exec $(BIN)/gunicorn config.wsgi:application -c gunicorn.conf.py
+
+## test: set up, lint and run the whole test suite (SQLite, or DATABASE_URL when set)
+test: $(VENV)/.dev
+	@./scripts/ensure-chromium
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	SECRET_KEY=test-only-not-secret $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## bench: the performance figures of the README (needs wrk; see bench/README.md)
+bench: $(VENV)/.dev
+	SECRET_KEY=bench-only-not-secret $(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

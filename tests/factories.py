@@ -1,0 +1,84 @@
+"""Factories: build what a test needs through the same services production uses."""
+
+import datetime as dt
+import os
+
+import factory
+import pytest
+from django.utils import timezone
+
+from tracking import services
+from tracking.models import Brand, Carrier, EventSource
+from tracking.services import EventSpec, PackageSpec
+
+
+class BrandFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Brand
+        django_get_or_create = ["slug"]
+
+    slug = factory.Sequence(lambda n: f"brand-{n}")
+    name = factory.LazyAttribute(lambda o: o.slug.replace("-", " ").title())
+    time_zone = "Europe/London"
+
+
+class CarrierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Carrier
+        django_get_or_create = ["code"]
+
+    code = factory.Sequence(lambda n: f"CARRIER_{n}")
+    name = factory.LazyAttribute(lambda o: o.code.replace("_", " ").title())
+
+
+def make_consignment(brand=None, *, packages=1, **fields):
+    """A consignment with `packages` packages, created through the service."""
+    return services.create_consignment(
+        brand=brand or BrandFactory(),
+        packages=[PackageSpec(description=f"Parcel {n + 1}") for n in range(packages)],
+        destination_postcode=fields.pop("destination_postcode", "SW1A 1AA"),
+        destination_town=fields.pop("destination_town", "London"),
+        recipient_name=fields.pop("recipient_name", "Alex Morgan"),
+        **fields,
+    )
+
+
+def make_leg(consignment, *, carrier=None, tracking_number=None, **fields):
+    carrier = carrier or CarrierFactory()
+    return services.add_leg(
+        consignment=consignment,
+        source=fields.pop("source", EventSource.ADMIN),
+        carrier=carrier,
+        tracking_number=tracking_number or f"TN{consignment.reference[-3:]}{carrier.pk}",
+        **fields,
+    )
+
+
+def at(hours: float) -> dt.datetime:
+    """A moment `hours` after a fixed morning, for events whose order matters."""
+    return dt.datetime(2026, 3, 9, 8, 0, tzinfo=dt.UTC) + dt.timedelta(hours=hours)
+
+
+def add_events(leg, *steps, package=None, source=EventSource.SORTED):
+    """Store events given as (hours, code) or (hours, code, description) tuples."""
+    specs = [
+        EventSpec(
+            leg=leg,
+            occurred_at=at(step[0]),
+            code=step[1],
+            description=step[2] if len(step) > 2 else "",
+            package=package,
+        )
+        for step in steps
+    ]
+    return services.record_events(events=specs, source=source)
+
+
+def now():
+    return timezone.now()
+
+
+ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+postgres_only = pytest.mark.skipif(
+    not ON_POSTGRES, reason="needs PostgreSQL: run with DATABASE_URL=postgres://..."
+)

@@ -1,0 +1,141 @@
+"""The one door through which a page or API loads a consignment for someone.
+
+Every read and every write target is looked up here, scoped to what the caller may see: a
+client key sees its brand's consignments, a carrier key the legs of its own carrier, and a
+customer the consignment whose reference they hold. "Does not exist" and "not yours" raise
+the same NotFound, so no answer tells one brand about another's data.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import QuerySet
+
+from tracking.models import (
+    CONSIGNMENT_REFERENCE,
+    ApiKey,
+    Consignment,
+    Package,
+    TrackingRecord,
+)
+from tracking.timeline import Timeline
+
+
+class NotFound(Exception):
+    """Nothing the caller may see matches."""
+
+
+def normalise_reference(raw: str) -> str | None:
+    """A consignment reference as typed by a person ('ec-abc-def-ghj ') in canonical form,
+    or None when it cannot be one."""
+    if not isinstance(raw, str) or len(raw) > 40:
+        return None
+    reference = raw.strip().upper()
+    return reference if CONSIGNMENT_REFERENCE.match(reference) else None
+
+
+def _as_uuid(value) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound from None
+
+
+# -- Customers (the public page) ---------------------------------------------------------------
+
+
+def timeline_for_reference(reference: str) -> Timeline:
+    """A consignment for whoever holds its reference (the brand comes with it)."""
+    canonical = normalise_reference(reference)
+    if canonical is None:
+        raise NotFound
+    timeline = Timeline.load(Consignment.objects.filter(reference=canonical))
+    if timeline is None:
+        raise NotFound
+    return timeline
+
+
+# -- Client keys ---------------------------------------------------------------------------------
+
+
+def consignments_for_key(key: ApiKey) -> QuerySet[Consignment]:
+    if not key.is_client:
+        return Consignment.objects.none()
+    return Consignment.objects.filter(brand_id=key.brand_id)
+
+
+def timeline_for_key(key: ApiKey, *, consignment_id=None, reference: str | None = None) -> Timeline:
+    """A consignment of the key's brand, by id or by reference."""
+    consignments = consignments_for_key(key)
+    if consignment_id is not None:
+        consignments = consignments.filter(pk=_as_uuid(consignment_id))
+    elif reference is not None:
+        canonical = normalise_reference(reference)
+        if canonical is None:
+            raise NotFound
+        consignments = consignments.filter(reference=canonical)
+    else:
+        raise TypeError("timeline_for_key() needs consignment_id or reference")
+    timeline = Timeline.load(consignments)
+    if timeline is None:
+        raise NotFound
+    return timeline
+
+
+def consignment_for_key(key: ApiKey, consignment_id) -> Consignment:
+    """A consignment of the key's brand as a model instance, for writes."""
+    consignment = consignments_for_key(key).filter(pk=_as_uuid(consignment_id)).first()
+    if consignment is None:
+        raise NotFound
+    return consignment
+
+
+def legs_for_key(key: ApiKey, consignment_id) -> QuerySet[TrackingRecord]:
+    """The legs of one consignment of the key's brand (raises NotFound for a foreign one)."""
+    consignment = consignment_for_key(key, consignment_id)
+    return TrackingRecord.objects.filter(consignment=consignment)
+
+
+def leg_for_key(key: ApiKey, consignment_id, leg_id) -> TrackingRecord:
+    """One leg of one consignment of the key's brand, for writes."""
+    if not key.is_client:
+        raise NotFound
+    leg = (
+        TrackingRecord.objects.select_related("consignment")
+        .filter(
+            pk=_as_uuid(leg_id),
+            consignment_id=_as_uuid(consignment_id),
+            consignment__brand_id=key.brand_id,
+        )
+        .first()
+    )
+    if leg is None:
+        raise NotFound
+    return leg
+
+
+# -- Carrier keys ----------------------------------------------------------------------------
+
+
+def legs_for_carrier(key: ApiKey, tracking_numbers: set[str]) -> dict[str, TrackingRecord]:
+    """The carrier's legs by tracking number. Carriers recycle numbers, so where one number is
+    on several of the carrier's legs, the most recently created leg is the one meant."""
+    if not key.is_carrier or not tracking_numbers:
+        return {}
+    legs: dict[str, TrackingRecord] = {}
+    rows = TrackingRecord.objects.filter(
+        carrier_id=key.carrier_id, tracking_number__in=tracking_numbers
+    ).order_by("created_utc", "id")
+    for leg in rows:
+        legs[leg.tracking_number] = leg
+    return legs
+
+
+def packages_by_reference(references: set[str]) -> dict[str, Package]:
+    """Packages by EP- reference; callers check each is on the leg it is posted for."""
+    if not references:
+        return {}
+    return {p.reference: p for p in Package.objects.filter(reference__in=references)}

@@ -1,0 +1,134 @@
+"""API-key authentication for both wire APIs, and the permissions that split the key roles.
+
+Consignly clients send `Authorization: Bearer <key>`; Sorted clients and carriers send
+`ocp-apim-subscription-key: <key>` (Bearer is accepted there too). A key is looked up by the
+hash of its secret, so authentication is one indexed query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+
+from tracking.models import ApiKey
+
+# last_used is advisory: writing it at most once a minute keeps reads free of writes.
+LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
+
+
+class KeyUser:
+    """What request.user is for an API call: the key's holder, never a Django user."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_staff = False
+    is_superuser = False
+
+    def __init__(self, key: ApiKey):
+        self.key = key
+
+    def __str__(self) -> str:
+        return f"api key {self.key.prefix}"
+
+
+def authenticate_secret(secret: str) -> ApiKey:
+    """The usable key with this secret; AuthenticationFailed otherwise."""
+    if not secret or len(secret) > 200:
+        raise exceptions.AuthenticationFailed("The API key is not valid.")
+    key = (
+        ApiKey.objects.usable()
+        .select_related("brand", "carrier")
+        .filter(hashed_secret=ApiKey.hash(secret))
+        .first()
+    )
+    if key is None:
+        raise exceptions.AuthenticationFailed("The API key is not valid.")
+    now = timezone.now()
+    if key.last_used is None or now - key.last_used > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used=now)
+        key.last_used = now
+    return key
+
+
+def _bearer(request) -> str | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+class BearerKeyAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <key>` (the Consignly API)."""
+
+    def authenticate(self, request):
+        secret = _bearer(request)
+        if secret is None:
+            return None
+        key = authenticate_secret(secret)
+        return KeyUser(key), key
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="api"'
+
+
+class SubscriptionKeyAuthentication(BaseAuthentication):
+    """`ocp-apim-subscription-key: <key>`, or `Authorization: Bearer <key>` (the Sorted API)."""
+
+    def authenticate(self, request):
+        secret = request.META.get("HTTP_OCP_APIM_SUBSCRIPTION_KEY", "").strip() or _bearer(request)
+        if not secret:
+            return None
+        key = authenticate_secret(secret)
+        return KeyUser(key), key
+
+    def authenticate_header(self, request) -> str:
+        return 'ApiKey header="ocp-apim-subscription-key"'
+
+
+class HasClientKey(BasePermission):
+    message = "This endpoint needs a client key (one issued for a brand)."
+
+    def has_permission(self, request, view) -> bool:
+        if request.auth is None:
+            raise exceptions.NotAuthenticated("An API key is required.")
+        return request.auth.is_client
+
+
+class HasCarrierKey(BasePermission):
+    message = "This endpoint needs a carrier key (one issued for a carrier)."
+
+    def has_permission(self, request, view) -> bool:
+        if request.auth is None:
+            raise exceptions.NotAuthenticated("An API key is required.")
+        return request.auth.is_carrier
+
+
+class BearerKeyScheme(OpenApiAuthenticationExtension):
+    target_class = BearerKeyAuthentication
+    name = "bearerKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A client key issued with `manage.py createapikey NAME --brand SLUG`.",
+        }
+
+
+class SubscriptionKeyScheme(OpenApiAuthenticationExtension):
+    target_class = SubscriptionKeyAuthentication
+    name = "subscriptionKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "ocp-apim-subscription-key",
+            "description": "A client key (reads) or a carrier key (POST /tracking/carrierevents).",
+        }

@@ -1,0 +1,32 @@
+"""Request-wide plumbing: choosing the language of a response."""
+
+from django.conf import settings
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
+
+SUPPORTED = {code for code, _name in settings.LANGUAGES}
+
+
+class LanguageMiddleware:
+    """The language comes from `?lang=` when it names one we speak, else from Accept-Language.
+
+    A query parameter rather than a cookie keeps public pages cookie-free and cacheable, and
+    lets a brand link straight to the German page.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        requested = request.GET.get("lang", "")
+        request.language_from_url = requested in SUPPORTED
+        language = requested if request.language_from_url else None
+        request.language_from_header = bool(request.headers.get("Accept-Language"))
+        if language is None:
+            language = translation.get_language_from_request(request)
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        patch_vary_headers(response, ["Accept-Language"])
+        response.headers.setdefault("Content-Language", request.LANGUAGE_CODE)
+        return response

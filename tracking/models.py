@@ -1,0 +1,535 @@
+"""What the data is: brands, carriers, consignments, packages, legs, events and API keys.
+
+The database enforces the shape (status ranges, unique references, one stored copy of each
+event); the rules that change several rows at once live in services.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+import zoneinfo
+from datetime import UTC, datetime
+from functools import cached_property
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from tracking import status as rules
+
+# -- Validation shared by models, services and both APIs -----------------------------------
+
+REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U to misread
+CONSIGNMENT_REFERENCE = re.compile(r"^EC-[0-9A-Z]{3}-[0-9A-Z]{3}-[0-9A-Z]{3}$")
+PACKAGE_REFERENCE = re.compile(r"^EP-[0-9A-Z]{3}-[0-9A-Z]{3}-[0-9A-Z]{3}$")
+CARRIER_CODE = re.compile(r"^[A-Z0-9]+(_[A-Z0-9]+)*$")
+HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# scheme://host[:port], where host may start with '*.' to allow every subdomain of a domain.
+EMBED_ORIGIN = re.compile(
+    r"^https?://(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
+    r"(:\d{1,5})?$"
+)
+
+NAME_MAX = 200  # carrier name, service name, location, signed-by
+REFERENCE_MAX = 100  # tracking number and customer references
+URL_MAX = 2000
+TEXT_MAX = 1000  # event details / descriptions, package descriptions
+
+
+def new_reference(prefix: str) -> str:
+    """An unguessable EC-/EP- reference: 9 symbols of 32 from the OS's CSPRNG (45 bits)."""
+    symbols = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(9))
+    return f"{prefix}-{symbols[:3]}-{symbols[3:6]}-{symbols[6:]}"
+
+
+def new_consignment_reference() -> str:
+    return new_reference("EC")
+
+
+def new_package_reference() -> str:
+    return new_reference("EP")
+
+
+def validate_http_url(value: str) -> None:
+    if value and not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.IGNORECASE):
+        raise ValidationError("must be an http:// or https:// URL", code="invalid_url")
+
+
+def validate_logo_url(value: str) -> None:
+    """A logo is an http(s) URL or a path on this site such as /static/brand/logo.svg."""
+    if value.startswith("/") and not value.startswith("//") and " " not in value:
+        return
+    validate_http_url(value)
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            f"{value!r} is not a known IANA time zone (e.g. Europe/London)", code="time_zone"
+        )
+
+
+def validate_embed_origins(value: str) -> None:
+    for origin in parse_origins(value):
+        if not EMBED_ORIGIN.match(origin):
+            raise ValidationError(
+                f"{origin!r} is not an origin: give scheme and host with an optional port and no "
+                "path, e.g. https://shop.example.com, https://shop.example.com:8443 or "
+                "https://*.example.com for every subdomain",
+                code="embed_origin",
+            )
+
+
+def parse_origins(value: str) -> list[str]:
+    return [line.strip().rstrip("/").lower() for line in value.splitlines() if line.strip()]
+
+
+consignment_reference_validator = RegexValidator(
+    CONSIGNMENT_REFERENCE, "must look like EC-XXX-XXX-XXX (digits and capital letters)"
+)
+package_reference_validator = RegexValidator(
+    PACKAGE_REFERENCE, "must look like EP-XXX-XXX-XXX (digits and capital letters)"
+)
+status_validators = [MinValueValidator(rules.STATUS_MIN), MaxValueValidator(rules.STATUS_MAX)]
+
+
+def status_range(field: str, name: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__gte": rules.STATUS_MIN, f"{field}__lte": rules.STATUS_MAX}),
+        name=name,
+        violation_error_message=f"{field} must be between {rules.STATUS_MIN} and "
+        f"{rules.STATUS_MAX}",
+    )
+
+
+class Language(models.TextChoices):
+    ENGLISH = "en", "English"
+    GERMAN = "de", "Deutsch"
+    FRENCH = "fr", "Français"
+    SPANISH = "es", "Español"
+
+
+# -- Tenants and carriers ------------------------------------------------------------------
+
+
+class Brand(models.Model):
+    """A retailer or 3PL: the tenant whose customers see the page and whose keys use the API."""
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=NAME_MAX)
+    logo_url = models.CharField(
+        max_length=URL_MAX,
+        blank=True,
+        validators=[validate_logo_url],
+        help_text="Logo on the tracking page (SVG or PNG): an http(s) URL or a /static/ path.",
+    )
+    primary_colour = models.CharField(
+        max_length=7,
+        default="#1f4e8c",
+        validators=[RegexValidator(HEX_COLOUR, "must be a colour like #1f4e8c")],
+        help_text="Header and buttons. Replaced by a safe colour if it fails WCAG contrast.",
+    )
+    accent_colour = models.CharField(
+        max_length=7,
+        default="#0b7a53",
+        validators=[RegexValidator(HEX_COLOUR, "must be a colour like #0b7a53")],
+        help_text="Progress bar and links. Replaced by a safe colour if it fails WCAG contrast.",
+    )
+    support_email = models.EmailField(blank=True)
+    support_url = models.CharField(max_length=URL_MAX, blank=True, validators=[validate_http_url])
+    embed_origins = models.TextField(
+        blank=True,
+        validators=[validate_embed_origins],
+        help_text=(
+            "Sites allowed to show the tracking page in an iframe, one origin per line: "
+            "https://shop.example.com, or https://*.example.com for every subdomain."
+        ),
+    )
+    default_language = models.CharField(
+        max_length=5, choices=Language.choices, default=Language.ENGLISH
+    )
+    time_zone = models.CharField(
+        max_length=64, default="Europe/London", validators=[validate_time_zone]
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def embed_origin_list(self) -> list[str]:
+        return parse_origins(self.embed_origins)
+
+    @cached_property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class CarrierQuerySet(models.QuerySet):
+    def for_name(self, name: str) -> Carrier:
+        """The carrier called `name` (any case), created with a derived code when new."""
+        carrier = self.filter(name__iexact=name).order_by("id").first()
+        if carrier:
+            return carrier
+        base = re.sub(r"[^A-Z0-9]+", "_", name.upper()).strip("_")[:40] or "CARRIER"
+        code, n = base, 1
+        while self.filter(code=code).exists():
+            n += 1
+            code = f"{base}_{n}"
+        return self.create(code=code, name=name)
+
+
+class Carrier(models.Model):
+    code = models.CharField(
+        max_length=50,
+        unique=True,
+        validators=[RegexValidator(CARRIER_CODE, "must be upper-case like CARRIER_X")],
+    )
+    name = models.CharField(max_length=NAME_MAX)
+
+    objects = CarrierQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# -- Shipments -----------------------------------------------------------------------------
+
+
+class Consignment(models.Model):
+    """One shipment from one origin to one destination, for one brand."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    reference = models.CharField(
+        max_length=14,
+        unique=True,
+        default=new_consignment_reference,
+        validators=[consignment_reference_validator],
+        help_text="EC-XXX-XXX-XXX, drawn at random; may be replaced by one of your own.",
+    )
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="consignments")
+    customer_reference = models.CharField(max_length=REFERENCE_MAX, blank=True)
+    destination_postcode = models.CharField(max_length=20, blank=True)
+    destination_country = models.CharField(
+        max_length=2,
+        blank=True,
+        validators=[RegexValidator(r"^[A-Z]{2}$", "must be a two-letter ISO country code")],
+    )
+    destination_town = models.CharField(max_length=NAME_MAX, blank=True)
+    destination_address = models.CharField(
+        max_length=NAME_MAX, blank=True, help_text="Street address (private)."
+    )
+    recipient_name = models.CharField(max_length=NAME_MAX, blank=True)
+    recipient_email = models.EmailField(blank=True)
+    expected_delivery_date = models.DateField(null=True, blank=True)
+    # Roll-up of the packages' statuses, derived by services in the same transaction as events.
+    status = models.PositiveSmallIntegerField(
+        choices=rules.STATUS_CHOICES, default=0, validators=status_validators
+    )
+    # Bumped on every change to the consignment or anything below it: the page's ETag and the
+    # cache key of its timeline, so neither can go stale within one second.
+    revision = models.PositiveIntegerField(default=0, editable=False)
+    created_utc = models.DateTimeField(default=timezone.now, editable=False)
+    modified_utc = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_utc"]
+        constraints = [status_range("status", "consignment_status_range")]
+        indexes = [
+            # GET /v1/consignments: a brand's consignments in created order, paged.
+            models.Index(fields=["brand", "created_utc", "id"], name="consignment_brand_created"),
+            # Admin and API search by the client's own reference.
+            models.Index(fields=["customer_reference"], name="consignment_customer_ref"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    def clean(self) -> None:
+        if self.reference:
+            self.reference = self.reference.strip().upper()
+
+    def postcode_matches(self, candidate: str) -> bool:
+        """Postcodes compare ignoring case and spaces ('sw1a 1aa' == 'SW1A1AA')."""
+        stored = normalise_postcode(self.destination_postcode)
+        return bool(stored) and secrets.compare_digest(stored, normalise_postcode(candidate))
+
+
+def normalise_postcode(value: str) -> str:
+    return re.sub(r"\s+", "", value or "").upper()
+
+
+class Package(models.Model):
+    """One parcel of a consignment."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    consignment = models.ForeignKey(Consignment, on_delete=models.CASCADE, related_name="packages")
+    reference = models.CharField(
+        max_length=14,
+        unique=True,
+        default=new_package_reference,
+        validators=[package_reference_validator],
+        help_text="EP-XXX-XXX-XXX, drawn at random; may be replaced by one of your own.",
+    )
+    description = models.CharField(max_length=TEXT_MAX, blank=True)
+    sequence = models.PositiveIntegerField(default=1)
+    # Derived by services from the newest event across the package's legs.
+    status = models.PositiveSmallIntegerField(
+        choices=rules.STATUS_CHOICES, default=0, validators=status_validators
+    )
+    status_occurred_at = models.DateTimeField(null=True, blank=True, editable=False)
+    status_received_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["consignment", "sequence", "reference"]
+        constraints = [status_range("status", "package_status_range")]
+        # The timeline's packages of one consignment, in order.
+        indexes = [models.Index(fields=["consignment", "sequence"], name="package_consignment")]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def status_key(self) -> rules.StatusKey | None:
+        return _status_key(self)
+
+
+class TrackingRecord(models.Model):
+    """One carrier's leg of the journey: Consignly's "consignment tracking", Sorted's "Leg"."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    consignment = models.ForeignKey(Consignment, on_delete=models.CASCADE, related_name="legs")
+    carrier = models.ForeignKey(
+        Carrier, null=True, blank=True, on_delete=models.PROTECT, related_name="legs"
+    )
+    carrier_name = models.CharField(max_length=NAME_MAX, blank=True)
+    carrier_service_name = models.CharField(max_length=NAME_MAX, blank=True)
+    tracking_number = models.CharField(max_length=REFERENCE_MAX, blank=True)
+    tracking_url = models.CharField(max_length=URL_MAX, blank=True, validators=[validate_http_url])
+    integration_name = models.CharField(max_length=NAME_MAX, blank=True)
+    sequence = models.PositiveIntegerField(default=1, help_text="Leg order; lower is earlier.")
+    packages = models.ManyToManyField(
+        Package,
+        blank=True,
+        related_name="legs",
+        help_text="The packages this leg carries; none selected means every package.",
+    )
+    status = models.PositiveSmallIntegerField(
+        choices=rules.STATUS_CHOICES, default=0, validators=status_validators
+    )
+    status_occurred_at = models.DateTimeField(null=True, blank=True, editable=False)
+    status_received_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_utc = models.DateTimeField(default=timezone.now, editable=False)
+    modified_utc = models.DateTimeField(default=timezone.now, editable=False)
+    last_updated_date = models.DateField(default=timezone.localdate, editable=False)
+
+    class Meta:
+        ordering = ["consignment", "sequence", "created_utc"]
+        verbose_name = "tracking record (leg)"
+        verbose_name_plural = "tracking records (legs)"
+        constraints = [status_range("status", "leg_status_range")]
+        indexes = [
+            # GET /v1/consignments/{id}/tracking: a consignment's legs in created order, paged.
+            models.Index(fields=["consignment", "created_utc", "id"], name="leg_consignment"),
+            # POST /tracking/carrierevents: a carrier's leg by its tracking number.
+            models.Index(fields=["carrier", "tracking_number"], name="leg_carrier_number"),
+            # Admin search by tracking number alone.
+            models.Index(fields=["tracking_number"], name="leg_tracking_number"),
+        ]
+
+    def __str__(self) -> str:
+        label = self.carrier_name or "leg"
+        return f"{label} {self.tracking_number}".strip()
+
+    def clean(self) -> None:
+        if self.carrier_id and not self.carrier_name:
+            self.carrier_name = self.carrier.name
+
+    @property
+    def service_name(self) -> str:
+        """Sorted's CarrierServiceName: the service, or the carrier's name when there is none."""
+        return self.carrier_service_name or self.carrier_name
+
+    @property
+    def status_key(self) -> rules.StatusKey | None:
+        return _status_key(self)
+
+
+def _status_key(row: Package | TrackingRecord) -> rules.StatusKey | None:
+    if row.status_occurred_at is None or row.status_received_at is None:
+        return None
+    return rules.StatusKey(row.status_occurred_at, row.status_received_at, row.status)
+
+
+class EventSource(models.TextChoices):
+    CONSIGNLY = "consignly-api", "Consignly API"
+    SORTED = "sorted-api", "Sorted API"
+    ADMIN = "admin", "Back office"
+
+
+class TrackingEvent(models.Model):
+    """One scan or status change. Append-only: stored once, never edited."""
+
+    tracking_record = models.ForeignKey(
+        TrackingRecord, on_delete=models.CASCADE, related_name="events"
+    )
+    package = models.ForeignKey(
+        Package,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="events",
+        help_text="Empty: the event applies to every package of the leg.",
+    )
+    status = models.PositiveSmallIntegerField(choices=rules.STATUS_CHOICES)
+    code = models.CharField(max_length=rules.CODE_MAX_LENGTH)
+    description = models.CharField(max_length=TEXT_MAX, blank=True)
+    location = models.CharField(max_length=NAME_MAX, blank=True)
+    signed_by = models.CharField(max_length=NAME_MAX, blank=True)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=20, choices=EventSource.choices)
+    # One stored copy per (leg, package or none, code, occurred_at, description). A hash rather
+    # than a composite unique index because a NULL package would make rows distinct in both
+    # SQLite and PostgreSQL, and a 1,000-character description can exceed PostgreSQL's
+    # btree row limit.
+    identity = models.CharField(max_length=64, unique=True, editable=False)
+
+    class Meta:
+        ordering = ["occurred_at", "received_at", "id"]
+        constraints = [
+            status_range("status", "event_status_range"),
+            models.CheckConstraint(condition=~Q(identity=""), name="event_identity_set"),
+            models.CheckConstraint(condition=~Q(code=""), name="event_code_set"),
+        ]
+        # The timeline: a leg's events in time order.
+        indexes = [
+            models.Index(
+                fields=["tracking_record", "occurred_at", "received_at"], name="event_leg_time"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    @staticmethod
+    def identity_for(
+        *,
+        tracking_record_id: uuid.UUID,
+        package_id: uuid.UUID | None,
+        code: str,
+        occurred_at: datetime,
+        description: str,
+    ) -> str:
+        """The de-duplication key shared by both APIs (design section 3)."""
+        instant = occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        parts = [str(tracking_record_id), str(package_id or "-"), code, instant, description]
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+    @property
+    def status_key(self) -> rules.StatusKey:
+        return rules.StatusKey(self.occurred_at, self.received_at, self.status)
+
+
+# -- Credentials ---------------------------------------------------------------------------
+
+
+class ApiKeyRole(models.TextChoices):
+    CLIENT = "client", "Client (reads and writes one brand's consignments)"
+    CARRIER = "carrier", "Carrier (posts events for its own legs)"
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def usable(self) -> ApiKeyQuerySet:
+        now = timezone.now()
+        return self.filter(active=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
+class ApiKey(models.Model):
+    """A credential for either API. Only a hash of the secret is stored; it is shown once."""
+
+    PREFIX = "tpk_"
+
+    name = models.CharField(max_length=NAME_MAX, help_text="Also the legs' integrationName.")
+    role = models.CharField(max_length=10, choices=ApiKeyRole.choices)
+    brand = models.ForeignKey(
+        Brand, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    carrier = models.ForeignKey(
+        Carrier, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    # The first characters of the secret, safe to show, so staff can tell keys apart.
+    prefix = models.CharField(max_length=16, editable=False)
+    hashed_secret = models.CharField(max_length=64, unique=True, editable=False)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    last_used = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    active = models.BooleanField(default=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(role="client", brand__isnull=False, carrier__isnull=True)
+                    | Q(role="carrier", carrier__isnull=False, brand__isnull=True)
+                ),
+                name="api_key_role_binding",
+                violation_error_message="a client key needs a brand and a carrier key a carrier",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def hash(secret: str) -> str:
+        # The secret carries 256 random bits, so a fast hash is as safe as a slow one here and
+        # keeps authentication to a single indexed lookup.
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @classmethod
+    def new_secret(cls) -> str:
+        return cls.PREFIX + secrets.token_urlsafe(32)
+
+    @property
+    def is_client(self) -> bool:
+        return self.role == ApiKeyRole.CLIENT
+
+    @property
+    def is_carrier(self) -> bool:
+        return self.role == ApiKeyRole.CARRIER
+
+
+# -- Rate limiting -------------------------------------------------------------------------
+
+
+class RateCounter(models.Model):
+    """One fixed window's count for one limited thing, when no Redis is configured.
+
+    Shared by every worker and host that uses the database, unlike per-process memory.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        # Sweeping out windows that have ended.
+        indexes = [models.Index(fields=["expires_at"], name="ratecounter_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

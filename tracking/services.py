@@ -1,0 +1,655 @@
+"""Every write: atomic, row-locked where two writers could race, idempotent where retried.
+
+Pages, both APIs, the admin and the management commands change data only through these
+functions, so the status rules run in the same transaction as the events that drive them.
+Bad values raise ValidationError keyed by the field name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from tracking import status as rules
+from tracking.models import (
+    CONSIGNMENT_REFERENCE,
+    NAME_MAX,
+    PACKAGE_REFERENCE,
+    REFERENCE_MAX,
+    TEXT_MAX,
+    URL_MAX,
+    ApiKey,
+    ApiKeyRole,
+    Brand,
+    Carrier,
+    Consignment,
+    Package,
+    TrackingEvent,
+    TrackingRecord,
+    new_reference,
+    validate_http_url,
+)
+
+# Events may be stamped a little ahead of our clock (carrier clocks drift), never days ahead:
+# a far-future event would pin a status for good, since older events never move it back.
+FUTURE_TOLERANCE = dt.timedelta(hours=24)
+EARLIEST_EVENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+REFERENCE_ATTEMPTS = 8
+
+
+# -- Field checks shared with the APIs -------------------------------------------------------
+
+
+def check_length(field_name: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise ValidationError({field_name: f"must be at most {limit} characters"})
+
+
+def check_status(field_name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError({field_name: "must be an integer"})
+    if not rules.STATUS_MIN <= value <= rules.STATUS_MAX:
+        raise ValidationError(
+            {field_name: f"must be between {rules.STATUS_MIN} and {rules.STATUS_MAX}"}
+        )
+
+
+def check_url(field_name: str, value: str) -> None:
+    check_length(field_name, value, URL_MAX)
+    try:
+        validate_http_url(value)
+    except ValidationError as error:
+        raise ValidationError({field_name: error.messages[0]}) from None
+
+
+def check_occurred_at(field_name: str, value: dt.datetime, now: dt.datetime) -> None:
+    if timezone.is_naive(value):
+        raise ValidationError({field_name: "must include a UTC offset"})
+    if value < EARLIEST_EVENT:
+        raise ValidationError({field_name: "must not be before the year 2000"})
+    if value > now + FUTURE_TOLERANCE:
+        raise ValidationError({field_name: "must not be more than 24 hours in the future"})
+
+
+def check_code(field_name: str, value: str) -> str:
+    try:
+        return rules.normalise_code(value)
+    except ValueError as error:
+        raise ValidationError({field_name: str(error)}) from None
+
+
+# -- Consignments ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PackageSpec:
+    reference: str | None = None
+    description: str = ""
+
+
+@transaction.atomic
+def create_consignment(
+    *,
+    brand: Brand,
+    packages: Sequence[PackageSpec],
+    reference: str | None = None,
+    customer_reference: str = "",
+    destination_postcode: str = "",
+    destination_country: str = "",
+    destination_town: str = "",
+    destination_address: str = "",
+    recipient_name: str = "",
+    recipient_email: str = "",
+    expected_delivery_date: dt.date | None = None,
+) -> Consignment:
+    """A consignment with its packages; references are generated where not given."""
+    if not packages:
+        raise ValidationError({"packages": "must list at least one package"})
+    check_length("customer_reference", customer_reference, REFERENCE_MAX)
+    check_length("destination_postcode", destination_postcode, 20)
+    check_length("destination_town", destination_town, NAME_MAX)
+    check_length("destination_address", destination_address, NAME_MAX)
+    check_length("recipient_name", recipient_name, NAME_MAX)
+    destination_country = destination_country.strip().upper()
+    if destination_country and not (
+        len(destination_country) == 2 and destination_country.isascii()
+    ):
+        raise ValidationError({"destination_country": "must be a two-letter ISO country code"})
+    if recipient_email:
+        try:
+            validate_email(recipient_email)
+        except ValidationError:
+            raise ValidationError({"recipient_email": "must be an email address"}) from None
+
+    wanted = [spec.reference.strip().upper() for spec in packages if spec.reference]
+    if len(set(wanted)) != len(wanted):
+        raise ValidationError({"packages": "package references must be unique"})
+    for index, spec in enumerate(packages):
+        check_length(f"packages[{index}].description", spec.description, TEXT_MAX)
+        if spec.reference and not PACKAGE_REFERENCE.match(spec.reference.strip().upper()):
+            raise ValidationError({f"packages[{index}].reference": "must look like EP-XXX-XXX-XXX"})
+    if wanted:
+        taken = Package.objects.filter(reference__in=wanted).values_list("reference", flat=True)
+        if taken := sorted(taken):
+            raise ValidationError({"packages": f"reference {taken[0]} is already in use"})
+
+    if reference:
+        reference = reference.strip().upper()
+        if not CONSIGNMENT_REFERENCE.match(reference):
+            raise ValidationError({"reference": "must look like EC-XXX-XXX-XXX"})
+        if Consignment.objects.filter(reference=reference).exists():
+            raise ValidationError({"reference": f"{reference} is already in use"})
+
+    now = timezone.now()
+    consignment = _insert_with_reference(
+        Consignment(
+            reference=reference or "",
+            brand=brand,
+            customer_reference=customer_reference,
+            destination_postcode=destination_postcode.strip(),
+            destination_country=destination_country,
+            destination_town=destination_town,
+            destination_address=destination_address,
+            recipient_name=recipient_name,
+            recipient_email=recipient_email,
+            expected_delivery_date=expected_delivery_date,
+            created_utc=now,
+            modified_utc=now,
+        ),
+        "EC",
+    )
+    for sequence, spec in enumerate(packages, start=1):
+        _insert_with_reference(
+            Package(
+                consignment=consignment,
+                reference=(spec.reference or "").strip().upper(),
+                description=spec.description,
+                sequence=sequence,
+            ),
+            "EP",
+        )
+    return consignment
+
+
+def _insert_with_reference(row: Consignment | Package, prefix: str):
+    """Insert `row`, drawing a fresh random reference on the rare collision."""
+    if row.reference:
+        row.save(force_insert=True)
+        return row
+    for _attempt in range(REFERENCE_ATTEMPTS):
+        row.reference = new_reference(prefix)
+        try:
+            with transaction.atomic():
+                row.save(force_insert=True)
+            return row
+        except IntegrityError:
+            if not type(row).objects.filter(reference=row.reference).exists():
+                raise
+    raise RuntimeError(f"could not draw an unused {prefix} reference")
+
+
+# -- Legs ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def add_leg(
+    *,
+    consignment: Consignment,
+    source: str,
+    carrier: Carrier | None = None,
+    carrier_name: str = "",
+    carrier_service_name: str = "",
+    tracking_number: str = "",
+    tracking_url: str = "",
+    integration_name: str = "",
+    sequence: int | None = None,
+    packages: Iterable[Package] = (),
+    status: int = rules.Status.UNKNOWN,
+) -> TrackingRecord:
+    """A carrier leg; a status above 0 is recorded as the leg's first event, occurring now."""
+    check_length("carrier_name", carrier_name, NAME_MAX)
+    check_length("carrier_service_name", carrier_service_name, NAME_MAX)
+    check_length("tracking_number", tracking_number, REFERENCE_MAX)
+    check_length("integration_name", integration_name, NAME_MAX)
+    check_url("tracking_url", tracking_url)
+    check_status("status", status)
+    _check_sequence(sequence)
+    packages = list(packages)
+
+    locked = _lock(consignment.pk)
+    for package in packages:
+        if package.consignment_id != locked.pk:
+            raise ValidationError({"packages": f"{package.reference} is not in this consignment"})
+    if carrier is None and carrier_name.strip():
+        carrier = Carrier.objects.for_name(carrier_name.strip())
+    if carrier is not None and not carrier_name:
+        carrier_name = carrier.name
+    if sequence is None:
+        sequence = (locked.legs.aggregate(top=Max("sequence"))["top"] or 0) + 1
+
+    now = timezone.now()
+    leg = TrackingRecord.objects.create(
+        consignment=locked,
+        carrier=carrier,
+        carrier_name=carrier_name,
+        carrier_service_name=carrier_service_name,
+        tracking_number=tracking_number.strip(),
+        tracking_url=tracking_url,
+        integration_name=integration_name,
+        sequence=sequence,
+        created_utc=now,
+        modified_utc=now,
+        last_updated_date=now.date(),
+    )
+    if packages:
+        leg.packages.set(packages)
+    if status != rules.Status.UNKNOWN:
+        _store([EventSpec(leg=leg, occurred_at=now, status=status)], now=now, source=source)
+    else:
+        _touch([locked], now)
+    return leg
+
+
+LEG_FIELDS = ("carrier_name", "carrier_service_name", "tracking_number", "tracking_url", "sequence")
+
+
+@transaction.atomic
+def update_leg(*, leg: TrackingRecord, source: str, **changes) -> bool:
+    """Apply the given changes (None clears a text field); a new status appends an event.
+
+    Returns False, writing nothing, when every given value equals the stored one.
+    """
+    unknown = set(changes) - {*LEG_FIELDS, "status"}
+    if unknown:
+        raise TypeError(f"update_leg() got unexpected fields {sorted(unknown)}")
+    for name in ("carrier_name", "carrier_service_name", "tracking_number", "tracking_url"):
+        if name in changes and changes[name] is None:
+            changes[name] = ""
+    if "sequence" in changes:
+        if changes["sequence"] is None:
+            del changes["sequence"]
+        else:
+            _check_sequence(changes["sequence"])
+    if changes.get("status") is None:
+        changes.pop("status", None)
+    else:
+        check_status("status", changes["status"])
+    check_length("carrier_name", changes.get("carrier_name", ""), NAME_MAX)
+    check_length("carrier_service_name", changes.get("carrier_service_name", ""), NAME_MAX)
+    check_length("tracking_number", changes.get("tracking_number", ""), REFERENCE_MAX)
+    check_url("tracking_url", changes.get("tracking_url", ""))
+
+    locked = _lock(leg.consignment_id)
+    leg = TrackingRecord.objects.select_for_update().get(pk=leg.pk)
+    new_status = changes.pop("status", None)
+    changed = [name for name, value in changes.items() if getattr(leg, name) != value]
+    status_changes = new_status is not None and new_status != leg.status
+    if not changed and not status_changes:
+        return False
+
+    now = timezone.now()
+    for name in changed:
+        setattr(leg, name, changes[name])
+    if "carrier_name" in changed:
+        leg.carrier = (
+            Carrier.objects.for_name(leg.carrier_name.strip()) if leg.carrier_name else None
+        )
+        changed.append("carrier")
+    leg.modified_utc = now
+    leg.last_updated_date = now.date()
+    leg.save(update_fields=[*changed, "modified_utc", "last_updated_date"])
+    if status_changes:
+        _store([EventSpec(leg=leg, occurred_at=now, status=new_status)], now=now, source=source)
+    else:
+        _touch([locked], now)
+    return True
+
+
+def _check_sequence(sequence: int | None) -> None:
+    if sequence is None:
+        return
+    if isinstance(sequence, bool) or not isinstance(sequence, int) or not 1 <= sequence <= 10_000:
+        raise ValidationError({"sequence": "must be an integer between 1 and 10000"})
+
+
+# -- Events ----------------------------------------------------------------------------------
+
+
+@dataclass
+class EventSpec:
+    """One event to store. Exactly one of `status` and `code` may be left out: the other is
+    derived from it through the code table."""
+
+    leg: TrackingRecord
+    occurred_at: dt.datetime
+    status: int | None = None
+    code: str | None = None
+    description: str = ""
+    location: str = ""
+    signed_by: str = ""
+    package: Package | None = None
+    field_prefix: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    stored: int
+    duplicates: int
+
+
+def record_event(
+    *,
+    leg: TrackingRecord,
+    source: str,
+    status: int | None = None,
+    code: str | None = None,
+    description: str = "",
+    location: str = "",
+    signed_by: str = "",
+    occurred_at: dt.datetime | None = None,
+    package: Package | None = None,
+    carrier_name: str | None = None,
+) -> bool:
+    """Store one event; False when an identical one is already stored and nothing was written.
+
+    `carrier_name`, when given and different, renames the leg's carrier in the same write
+    (and counts as a change even when the event itself is a duplicate).
+    """
+    now = timezone.now()
+    spec = EventSpec(
+        leg=leg,
+        occurred_at=occurred_at or now,
+        status=status,
+        code=code,
+        description=description,
+        location=location,
+        signed_by=signed_by,
+        package=package,
+    )
+    with transaction.atomic():
+        stored, renamed = _store([spec], now=now, source=source, carrier_name=carrier_name)
+    return bool(stored) or renamed
+
+
+def record_events(*, events: Sequence[EventSpec], source: str) -> StoreResult:
+    """Store a batch all-or-nothing; events already stored are skipped, so retries are safe."""
+    if not events:
+        return StoreResult(stored=0, duplicates=0)
+    with transaction.atomic():
+        stored, _renamed = _store(list(events), now=timezone.now(), source=source)
+    return StoreResult(stored=len(stored), duplicates=len(events) - len(stored))
+
+
+def set_leg_status(*, leg: TrackingRecord, status: int, source: str) -> bool:
+    """Set a leg's status by appending an event with it, so timeline and status agree."""
+    return update_leg(leg=leg, source=source, status=status)
+
+
+def _prepare(spec: EventSpec, now: dt.datetime) -> None:
+    """Check a spec and fill in the status or code it left out."""
+    prefix = spec.field_prefix
+    if spec.code is not None:
+        spec.code = check_code(f"{prefix}code", spec.code)
+    if spec.status is not None:
+        check_status(f"{prefix}status", spec.status)
+    if spec.code is None and spec.status is None:
+        raise ValidationError({f"{prefix}status": "is required"})
+    if spec.code is None:
+        spec.code = rules.code_for_status(spec.status)
+    if spec.status is None:
+        spec.status = int(rules.status_for_code(spec.code))
+    spec.description = spec.description or ""
+    spec.location = spec.location or ""
+    spec.signed_by = spec.signed_by or ""
+    check_length(f"{prefix}description", spec.description, TEXT_MAX)
+    check_length(f"{prefix}location", spec.location, NAME_MAX)
+    check_length(f"{prefix}signed_by", spec.signed_by, NAME_MAX)
+    check_occurred_at(f"{prefix}occurred_at", spec.occurred_at, now)
+
+
+def _store(
+    specs: list[EventSpec],
+    *,
+    now: dt.datetime,
+    source: str,
+    carrier_name: str | None = None,
+) -> tuple[list[TrackingEvent], bool]:
+    """The one write path for events. Must run inside transaction.atomic().
+
+    Returns the events stored and whether the leg's carrier was renamed.
+
+    Locks the consignments involved (in id order, so two batches cannot deadlock), skips events
+    already stored, bulk-inserts the rest and re-derives each affected leg, package and
+    consignment once. The consignment lock serialises every writer of a consignment, which is
+    what makes the duplicate check and the status derivation race-free.
+    """
+    for spec in specs:
+        _prepare(spec, now)
+    consignment_ids = sorted({spec.leg.consignment_id for spec in specs})
+    consignments = {c.pk: c for c in _lock_many(consignment_ids)}
+
+    leg_ids = {spec.leg.pk for spec in specs}
+    legs = {leg.pk: leg for leg in TrackingRecord.objects.filter(pk__in=leg_ids)}
+    packages = defaultdict(list)
+    for package in Package.objects.filter(consignment_id__in=consignment_ids):
+        packages[package.consignment_id].append(package)
+    coverage = defaultdict(set)
+    for leg_id, package_id in TrackingRecord.packages.through.objects.filter(
+        trackingrecord_id__in=leg_ids
+    ).values_list("trackingrecord_id", "package_id"):
+        coverage[leg_id].add(package_id)
+
+    renamed = carrier_name is not None and _rename_carrier(legs[specs[0].leg.pk], carrier_name, now)
+
+    rows, seen = [], set()
+    for spec in specs:
+        leg = legs.get(spec.leg.pk)
+        if leg is None:
+            raise ValidationError({f"{spec.field_prefix}leg": "no longer exists"})
+        package_id = spec.package.pk if spec.package else None
+        if package_id and not _covers(leg, coverage, packages, package_id):
+            raise ValidationError(
+                {f"{spec.field_prefix}package": f"{spec.package.reference} is not on this leg"}
+            )
+        identity = TrackingEvent.identity_for(
+            tracking_record_id=leg.pk,
+            package_id=package_id,
+            code=spec.code,
+            occurred_at=spec.occurred_at,
+            description=spec.description,
+        )
+        if identity in seen:
+            continue
+        seen.add(identity)
+        rows.append(
+            TrackingEvent(
+                tracking_record_id=leg.pk,
+                package_id=package_id,
+                status=spec.status,
+                code=spec.code,
+                description=spec.description,
+                location=spec.location,
+                signed_by=spec.signed_by,
+                occurred_at=spec.occurred_at,
+                received_at=now,
+                source=source,
+                identity=identity,
+            )
+        )
+
+    existing = set()
+    identities = [row.identity for row in rows]
+    for start in range(0, len(identities), 900):
+        existing.update(
+            TrackingEvent.objects.filter(identity__in=identities[start : start + 900]).values_list(
+                "identity", flat=True
+            )
+        )
+    new_rows = [row for row in rows if row.identity not in existing]
+    if not new_rows:
+        if renamed:
+            _touch(consignments.values(), now)
+        return [], renamed
+    # ignore_conflicts only guards writers that bypassed this function; ours hold the lock.
+    TrackingEvent.objects.bulk_create(new_rows, batch_size=500, ignore_conflicts=True)
+
+    _derive(new_rows, legs, packages, coverage, consignments, now)
+    return new_rows, renamed
+
+
+def _rename_carrier(leg: TrackingRecord, carrier_name: str, now: dt.datetime) -> bool:
+    check_length("carrier_name", carrier_name, NAME_MAX)
+    if carrier_name == leg.carrier_name:
+        return False
+    leg.carrier_name = carrier_name
+    leg.carrier = Carrier.objects.for_name(carrier_name.strip()) if carrier_name.strip() else None
+    leg.modified_utc = now
+    leg.last_updated_date = now.date()
+    leg.save(update_fields=["carrier_name", "carrier", "modified_utc", "last_updated_date"])
+    return True
+
+
+def _covers(leg, coverage, packages, package_id) -> bool:
+    if coverage.get(leg.pk):
+        return package_id in coverage[leg.pk]
+    return any(p.pk == package_id for p in packages[leg.consignment_id])
+
+
+def _derive(new_rows, legs, packages, coverage, consignments, now) -> None:
+    """Move each affected leg's and package's status forward where a new event is newer."""
+    by_leg = defaultdict(list)
+    for row in new_rows:
+        by_leg[row.tracking_record_id].append(row)
+
+    changed_legs = []
+    package_candidates = defaultdict(list)
+    for leg_id, rows in by_leg.items():
+        leg = legs[leg_id]
+        best = rules.newest([leg.status_key, *(row.status_key for row in rows)])
+        if best is not None and best != leg.status_key:
+            leg.status = best.status
+            leg.status_occurred_at = best.occurred_at
+            leg.status_received_at = best.received_at
+        leg.modified_utc = now
+        leg.last_updated_date = now.date()
+        changed_legs.append(leg)
+        leg_packages = coverage.get(leg_id) or {p.pk for p in packages[leg.consignment_id]}
+        for row in rows:
+            targets = [row.package_id] if row.package_id else leg_packages
+            for package_id in targets:
+                package_candidates[package_id].append(row.status_key)
+
+    TrackingRecord.objects.bulk_update(
+        changed_legs,
+        ["status", "status_occurred_at", "status_received_at", "modified_utc", "last_updated_date"],
+    )
+
+    changed_packages = []
+    for consignment_packages in packages.values():
+        for package in consignment_packages:
+            candidates = package_candidates.get(package.pk)
+            if not candidates:
+                continue
+            best = rules.newest([package.status_key, *candidates])
+            if best is not None and best != package.status_key:
+                package.status = best.status
+                package.status_occurred_at = best.occurred_at
+                package.status_received_at = best.received_at
+                changed_packages.append(package)
+    if changed_packages:
+        Package.objects.bulk_update(
+            changed_packages, ["status", "status_occurred_at", "status_received_at"]
+        )
+
+    for consignment in consignments.values():
+        consignment.status = rules.consignment_status(p.status for p in packages[consignment.pk])
+    _touch(consignments.values(), now, fields=["status"])
+
+
+def _lock(consignment_id) -> Consignment:
+    return Consignment.objects.select_for_update().get(pk=consignment_id)
+
+
+def _lock_many(consignment_ids: Sequence) -> list[Consignment]:
+    return list(
+        Consignment.objects.select_for_update().filter(pk__in=consignment_ids).order_by("pk")
+    )
+
+
+def _touch(consignments: Iterable[Consignment], now: dt.datetime, fields=()) -> None:
+    """Record that something under these (locked) consignments changed."""
+    consignments = list(consignments)
+    for consignment in consignments:
+        consignment.revision += 1
+        consignment.modified_utc = now
+    Consignment.objects.bulk_update(consignments, [*fields, "revision", "modified_utc"])
+
+
+@transaction.atomic
+def rederive(consignment: Consignment) -> None:
+    """Recompute every status of a consignment from its events (repair; tests compare the
+    incremental derivation in _store against it)."""
+    locked = _lock(consignment.pk)
+    legs = list(locked.legs.prefetch_related("packages", "events"))
+    packages = list(locked.packages.all())
+    keys_by_package = defaultdict(list)
+    for leg in legs:
+        events = list(leg.events.all())
+        best = rules.newest(event.status_key for event in events)
+        leg.status = best.status if best else 0
+        leg.status_occurred_at = best.occurred_at if best else None
+        leg.status_received_at = best.received_at if best else None
+        covered = {p.pk for p in leg.packages.all()} or {p.pk for p in packages}
+        for event in events:
+            for package_id in [event.package_id] if event.package_id else covered:
+                keys_by_package[package_id].append(event.status_key)
+    TrackingRecord.objects.bulk_update(legs, ["status", "status_occurred_at", "status_received_at"])
+    for package in packages:
+        best = rules.newest(keys_by_package[package.pk])
+        package.status = best.status if best else 0
+        package.status_occurred_at = best.occurred_at if best else None
+        package.status_received_at = best.received_at if best else None
+    Package.objects.bulk_update(packages, ["status", "status_occurred_at", "status_received_at"])
+    locked.status = rules.consignment_status(p.status for p in packages)
+    _touch([locked], timezone.now(), fields=["status"])
+
+
+# -- Credentials -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def issue_api_key(
+    *,
+    name: str,
+    brand: Brand | None = None,
+    carrier: Carrier | None = None,
+    expires_at: dt.datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """A new key for a brand (client) or a carrier. The secret is returned once, never stored."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "must not be blank"})
+    check_length("name", name, NAME_MAX)
+    if (brand is None) == (carrier is None):
+        raise ValidationError({"role": "give exactly one of a brand (client) or carrier"})
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": "must be in the future"})
+    secret = ApiKey.new_secret()
+    key = ApiKey.objects.create(
+        name=name,
+        role=ApiKeyRole.CLIENT if brand else ApiKeyRole.CARRIER,
+        brand=brand,
+        carrier=carrier,
+        prefix=secret[: len(ApiKey.PREFIX) + 6],
+        hashed_secret=ApiKey.hash(secret),
+        expires_at=expires_at,
+    )
+    return key, secret
