@@ -132,3 +132,26 @@ class SubscriptionKeyScheme(OpenApiAuthenticationExtension):
             "name": "ocp-apim-subscription-key",
             "description": "A client key (reads) or a carrier key (POST /tracking/carrierevents).",
         }
+
+
+class ApiKeyRateThrottle:
+    """RATE_LIMIT_API requests per key per window, counted in Redis or the database so every
+    worker shares one allowance. Over the limit, DRF answers 429 with Retry-After."""
+
+    scope = "api"
+
+    def __init__(self):
+        self.decision = None
+
+    def allow_request(self, request, view) -> bool:
+        from django.conf import settings
+
+        from tracking import ratelimit
+
+        if request.auth is None:
+            return True
+        self.decision = ratelimit.hit(self.scope, str(request.auth.pk), settings.RATE_LIMIT_API)
+        return self.decision.allowed
+
+    def wait(self) -> int | None:
+        return self.decision.retry_after if self.decision else None
