@@ -10,7 +10,9 @@ from tracking.models import ApiKey, Brand, Carrier
 
 
 @pytest.fixture(autouse=True)
-def plain_static_storage(settings):
+def test_settings(settings):
+    # A deliberately slow password hash costs 0.4 s per staff user; tests need no such cost.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # The manifest storage needs `collectstatic`; tests of it run collectstatic themselves.
     settings.STORAGES = {
         **settings.STORAGES,

@@ -104,9 +104,9 @@ class ConsignmentAdmin(RederiveOnSaveMixin, admin.ModelAdmin):
     list_filter = ["brand", "status", "legs__carrier"]
     list_select_related = ["brand"]
     search_fields = [
-        "=reference",
+        "^reference",
         "customer_reference",
-        "=packages__reference",
+        "^packages__reference",
         "legs__tracking_number",
     ]
     search_help_text = "Consignment or package reference, customer reference or tracking number."

@@ -1,0 +1,232 @@
+"""The back office: changelists in a fixed number of queries, events added through the service."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tests.factories import CarrierFactory, add_events, make_consignment, make_leg
+from tracking import services
+from tracking.models import ApiKey, Consignment, TrackingEvent
+
+pytestmark = pytest.mark.django_db
+
+CHANGELISTS = [
+    "tracking_brand",
+    "tracking_carrier",
+    "tracking_consignment",
+    "tracking_trackingrecord",
+    "tracking_trackingevent",
+    "tracking_apikey",
+]
+
+
+def populate(brand, count: int):
+    for n in range(count):
+        consignment = make_consignment(brand, packages=2, customer_reference=f"ORDER-{n}")
+        leg = make_leg(consignment, carrier=CarrierFactory(), tracking_number=f"TN{n:04}")
+        add_events(leg, (1, "IN_TRANSIT"), (2, "OUT_FOR_DELIVERY"))
+        services.issue_api_key(name=f"key {n}", brand=brand)
+
+
+def queries_for(client, url) -> int:
+    with CaptureQueriesContext(connection) as context:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(context.captured_queries)
+
+
+@pytest.mark.parametrize("changelist", CHANGELISTS)
+def test_changelists_run_a_fixed_number_of_queries(admin_client, brand, changelist):
+    url = reverse(f"admin:{changelist}_changelist")
+    populate(brand, 2)
+    small = queries_for(admin_client, url)
+    populate(brand, 20)
+    large = queries_for(admin_client, url)
+    assert small == large
+    assert large <= 10
+
+
+def test_search_finds_consignments_by_every_reference(admin_client, consignment, leg):
+    url = reverse("admin:tracking_consignment_changelist")
+    package = consignment.packages.first()
+    make_consignment(consignment.brand, customer_reference="OTHER")
+    for term in [consignment.reference, package.reference, leg.tracking_number, "EC-AAA"]:
+        response = admin_client.get(url, {"q": term})
+        assert list(response.context["cl"].result_list) == [consignment], term
+
+
+def test_filters_by_brand_carrier_and_status(admin_client, consignment, leg, other_brand):
+    make_consignment(other_brand)
+    url = reverse("admin:tracking_consignment_changelist")
+    add_events(leg, (1, "DELIVERED"))
+    for params in [
+        {"brand__id__exact": consignment.brand_id},
+        {"legs__carrier__id__exact": leg.carrier_id},
+        {"status__exact": 5},
+    ]:
+        response = admin_client.get(url, params)
+        assert list(response.context["cl"].result_list) == [consignment], params
+
+
+def test_the_consignment_page_shows_packages_and_legs(admin_client, consignment, leg):
+    response = admin_client.get(reverse("admin:tracking_consignment_change", args=[consignment.pk]))
+    assert response.status_code == 200
+    content = response.content.decode()
+    for package in consignment.packages.all():
+        assert package.reference in content
+    assert leg.tracking_number in content
+
+
+def test_the_leg_page_lists_its_events_read_only(admin_client, leg):
+    add_events(leg, (1, "IN_TRANSIT", "Arrived at hub"))
+    response = admin_client.get(reverse("admin:tracking_trackingrecord_change", args=[leg.pk]))
+    content = response.content.decode()
+    assert "Arrived at hub" in content
+    assert "Add an event to this leg" in content
+    assert 'name="events-0-description"' not in content
+
+
+def test_staff_add_an_event_through_the_service(admin_client, leg, consignment):
+    package = consignment.packages.first()
+    url = reverse("admin:tracking_trackingevent_add")
+    form = {
+        "tracking_record": leg.pk,
+        "package": package.pk,
+        "status": "",
+        "code": "delivered",
+        "description": "Left with neighbour",
+        "location": "Leeds",
+        "signed_by": "P. Smith",
+        "occurred_at_0": "2026-03-09",
+        "occurred_at_1": "10:00:00",
+    }
+    response = admin_client.post(url, form)
+    assert response.status_code == 302
+    assert response.url == reverse("admin:tracking_trackingrecord_change", args=[leg.pk])
+    event = TrackingEvent.objects.get()
+    assert (event.code, event.status, event.source, event.package) == (
+        "DELIVERED",
+        5,
+        "admin",
+        package,
+    )
+    package.refresh_from_db()
+    assert package.status == 5
+    again = admin_client.post(url, form, follow=True)
+    assert "already stored" in again.content.decode()
+    assert TrackingEvent.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"status": "", "code": ""}, "Give a status, a code, or both."),
+        ({"code": "not a code!"}, "letters, digits and underscores"),
+        ({"occurred_at_0": "2999-01-01"}, "more than 24 hours in the future"),
+    ],
+)
+def test_bad_events_are_refused_with_a_message(admin_client, leg, changes, message):
+    form = {
+        "tracking_record": leg.pk,
+        "status": "3",
+        "code": "",
+        "occurred_at_0": "2026-03-09",
+        "occurred_at_1": "10:00:00",
+        **changes,
+    }
+    response = admin_client.post(reverse("admin:tracking_trackingevent_add"), form)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not TrackingEvent.objects.exists()
+
+
+def test_events_cannot_be_edited_or_deleted(admin_client, leg):
+    add_events(leg, (1, "IN_TRANSIT"))
+    event = TrackingEvent.objects.get()
+    change = admin_client.post(
+        reverse("admin:tracking_trackingevent_change", args=[event.pk]), {"code": "DELIVERED"}
+    )
+    assert change.status_code == 403
+    delete = admin_client.post(
+        reverse("admin:tracking_trackingevent_delete", args=[event.pk]), {"post": "yes"}
+    )
+    assert delete.status_code == 403
+    assert TrackingEvent.objects.get().code == "IN_TRANSIT"
+
+
+def test_an_api_key_secret_is_shown_once(admin_client, brand):
+    response = admin_client.post(
+        reverse("admin:tracking_apikey_add"), {"name": "Warehouse", "brand": brand.pk}, follow=True
+    )
+    key = ApiKey.objects.get()
+    content = response.content.decode()
+    assert "shown only once" in content
+    secret = content.split("<code>")[1].split("</code>")[0]
+    assert ApiKey.hash(secret) == key.hashed_secret
+    page = admin_client.get(reverse("admin:tracking_apikey_change", args=[key.pk]))
+    assert secret not in page.content.decode()
+
+
+def test_an_api_key_needs_exactly_one_of_brand_and_carrier(admin_client, brand):
+    carrier = CarrierFactory()
+    response = admin_client.post(
+        reverse("admin:tracking_apikey_add"),
+        {"name": "Both", "brand": brand.pk, "carrier": carrier.pk},
+    )
+    assert "either a brand" in response.content.decode()
+    assert not ApiKey.objects.exists()
+
+
+def test_keys_can_be_revoked(admin_client, our_key):
+    admin_client.post(
+        reverse("admin:tracking_apikey_changelist"),
+        {"action": "revoke", "_selected_action": [our_key.key.pk]},
+    )
+    assert not ApiKey.objects.usable().exists()
+
+
+def test_staff_edits_of_legs_rederive_statuses(admin_client, consignment, leg):
+    first, second = consignment.packages.order_by("sequence")
+    add_events(leg, (1, "DELIVERED"))
+    url = reverse("admin:tracking_trackingrecord_change", args=[leg.pk])
+    form = {
+        "consignment": consignment.pk,
+        "sequence": 1,
+        "carrier": leg.carrier_id,
+        "carrier_name": leg.carrier_name,
+        "tracking_number": leg.tracking_number,
+        "packages": [second.pk],
+        "events-TOTAL_FORMS": 0,
+        "events-INITIAL_FORMS": 1,
+        "events-MIN_NUM_FORMS": 0,
+        "events-MAX_NUM_FORMS": 1000,
+    }
+    revision = Consignment.objects.get(pk=consignment.pk).revision
+    response = admin_client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == (0, 5)
+    assert Consignment.objects.get(pk=consignment.pk).revision > revision
+
+
+def test_the_admin_needs_a_staff_login(client):
+    response = client.get(reverse("admin:tracking_consignment_changelist"))
+    assert response.status_code == 302
+    assert "/admin/login/" in response.url
+
+
+def test_event_times_are_entered_in_utc(admin_client, leg):
+    admin_client.post(
+        reverse("admin:tracking_trackingevent_add"),
+        {
+            "tracking_record": leg.pk,
+            "status": "3",
+            "occurred_at_0": "2026-03-09",
+            "occurred_at_1": "10:00:00",
+        },
+    )
+    assert TrackingEvent.objects.get().occurred_at == dt.datetime(2026, 3, 9, 10, tzinfo=dt.UTC)

@@ -1,0 +1,86 @@
+"""Rate limits shared across processes: Redis when configured, else the database."""
+
+import threading
+
+import pytest
+import time_machine
+from django.db import connection
+
+from tests.factories import postgres_only
+from tracking import ratelimit
+from tracking.models import RateCounter
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(params=["database", "redis"])
+def backend(request, settings):
+    if request.param == "redis":
+        if not settings.REDIS_URL:
+            pytest.skip("needs REDIS_URL")
+    else:
+        settings.REDIS_URL = ""
+    return request.param
+
+
+def test_requests_within_the_limit_are_allowed_and_the_next_is_refused(backend):
+    with time_machine.travel(1_800_000_000, tick=False):
+        decisions = [ratelimit.hit("test", "client-1", "3/m") for _ in range(4)]
+    assert [d.allowed for d in decisions] == [True, True, True, False]
+    assert decisions[-1].retry_after == 60
+
+
+def test_clients_and_windows_are_counted_separately(backend):
+    with time_machine.travel(1_800_000_000, tick=False):
+        for _ in range(3):
+            ratelimit.hit("test", "a", "3/m")
+        assert not ratelimit.hit("test", "a", "3/m").allowed
+        assert ratelimit.hit("test", "b", "3/m").allowed
+    with time_machine.travel(1_800_000_061, tick=False):
+        assert ratelimit.hit("test", "a", "3/m").allowed
+
+
+def test_peek_counts_nothing(backend):
+    with time_machine.travel(1_800_000_000, tick=False):
+        assert ratelimit.peek("test", "a", "2/h").allowed
+        ratelimit.hit("test", "a", "2/h")
+        ratelimit.hit("test", "a", "2/h")
+        assert not ratelimit.peek("test", "a", "2/h").allowed
+        assert ratelimit.peek("test", "a", "2/h").count == 2
+
+
+def test_the_database_counter_keeps_no_client_address(settings):
+    settings.REDIS_URL = ""
+    ratelimit.hit("postcode", "203.0.113.9", "5/h")
+    assert "203.0.113.9" not in RateCounter.objects.get().key
+
+
+def test_the_client_address_behind_the_proxy_is_the_one_it_appended(rf, settings):
+    settings.HTTPS = True
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.7", REMOTE_ADDR="10.0.0.1")
+    assert ratelimit.client_address(request) == "198.51.100.7"
+    settings.HTTPS = False
+    assert ratelimit.client_address(request) == "10.0.0.1"
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("use_redis", [False, True])
+def test_concurrent_clients_exceed_the_limit_by_at_most_one(settings, use_redis):
+    if not use_redis:
+        settings.REDIS_URL = ""
+    allowed = []
+    barrier = threading.Barrier(8)
+
+    def client():
+        barrier.wait()
+        for _ in range(10):
+            allowed.append(ratelimit.hit("burst", "same-client", "20/h").allowed)
+        connection.close()
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 20 <= sum(allowed) <= 21

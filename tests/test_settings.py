@@ -1,0 +1,102 @@
+"""Settings come from the environment and fail loudly on values they cannot understand."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config import settings as config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"), [("1", True), ("yes", True), ("off", False), ("", False)]
+)
+def test_booleans(monkeypatch, raw, value):
+    monkeypatch.setenv("FLAG", raw)
+    assert config.env_bool("FLAG") is value
+
+
+@pytest.mark.parametrize(
+    ("helper", "raw"),
+    [
+        (lambda: config.env_bool("X"), "maybe"),
+        (lambda: config.env_rate("X", "1/m"), "ten per minute"),
+        (lambda: config.env_rate("X", "1/m"), "0/m"),
+        (lambda: config.env_rate("X", "5/w"), "5/w"),
+        (lambda: config.env_port("X", 1), "80a"),
+        (lambda: config.env_port("X", 1), "70000"),
+    ],
+)
+def test_bad_values_fail_loudly(monkeypatch, helper, raw):
+    monkeypatch.setenv("X", raw)
+    with pytest.raises(ImproperlyConfigured, match="X must"):
+        helper()
+
+
+def test_rates_are_normalised(monkeypatch):
+    monkeypatch.setenv("X", " 10 / h ")
+    assert config.env_rate("X", "1/m") == "10/h"
+
+
+def settings_in_a_fresh_process(**env) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "HTTPS"}}
+    clean.update(env)
+    code = "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings');"
+    code += "from django.conf import settings; print(settings.DEBUG, settings.SECRET_KEY[:4])"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True
+    )
+
+
+def test_debug_is_off_and_a_secret_key_is_required_by_default():
+    result = settings_in_a_fresh_process()
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_debug_on_may_run_without_a_secret_key():
+    result = settings_in_a_fresh_process(DEBUG="1")
+    assert result.stdout.split() == ["True", "inse"]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DATABASE_URL": "mysql://root@localhost/db"}, "SQLite or PostgreSQL"),
+        ({"REDIS_URL": "http://localhost:6379"}, "REDIS_URL must start"),
+        ({"CSRF_TRUSTED_ORIGINS": "example.com"}, "CSRF_TRUSTED_ORIGINS"),
+        ({"RATE_LIMIT_POSTCODE": "lots"}, "RATE_LIMIT_POSTCODE"),
+    ],
+)
+def test_bad_configuration_stops_the_process(env, message):
+    result = settings_in_a_fresh_process(SECRET_KEY="k", **env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_https_turns_on_the_production_protections():
+    code = (
+        "import os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings';"
+        "from django.conf import settings as s;"
+        "print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SESSION_COOKIE_SECURE,"
+        " s.CSRF_COOKIE_SECURE, s.SECURE_PROXY_SSL_HEADER)"
+    )
+    env = {**os.environ, "SECRET_KEY": "k", "HTTPS": "1"}
+    env.pop("DEBUG", None)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.stdout.strip() == ("True 31536000 True True ('HTTP_X_FORWARDED_PROTO', 'https')")
+
+
+def test_sqlite_runs_in_wal_mode_with_immediate_transactions(db):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
