@@ -6,11 +6,15 @@ use, and never edit or delete them. Statuses are derived, never typed in.
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -131,7 +135,7 @@ class ConsignmentAdmin(RederiveOnSaveMixin, admin.ModelAdmin):
         ("Record", {"fields": ["id", "created_utc", "modified_utc", "revision"]}),
     ]
     inlines = [PackageInline, LegInline]
-    actions = ["rederive_statuses"]
+    actions = ["rederive_statuses", "export_json", "erase_recipient_data"]
 
     def consignment_of(self, consignment: Consignment) -> Consignment:
         return consignment
@@ -154,6 +158,35 @@ class ConsignmentAdmin(RederiveOnSaveMixin, admin.ModelAdmin):
         for consignment in queryset:
             services.rederive(consignment)
         self.message_user(request, f"Re-derived {queryset.count()} consignment(s).")
+
+    @admin.action(description="Export everything stored (JSON)")
+    def export_json(self, request, queryset):
+        exported = [services.export_consignment(c) for c in queryset.select_related("brand")]
+        response = HttpResponse(
+            json.dumps(exported, indent=2), content_type="application/json; charset=utf-8"
+        )
+        response["Content-Disposition"] = 'attachment; filename="consignments.json"'
+        return response
+
+    @admin.action(description="Erase recipient data (privacy request)")
+    def erase_recipient_data(self, request, queryset):
+        if request.POST.get("confirmed") == "yes":
+            for consignment in queryset:
+                services.erase_recipient(consignment)
+                self.log_change(request, consignment, "Erased recipient data on request.")
+            self.message_user(request, f"Erased the recipient data of {queryset.count()}.")
+            return None
+        return TemplateResponse(
+            request,
+            "admin/tracking/erase_confirmation.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Erase recipient data?",
+                "consignments": queryset,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "opts": self.model._meta,
+            },
+        )
 
 
 class EventInline(admin.TabularInline):
@@ -430,7 +463,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_select_related = ["brand", "carrier"]
     search_fields = ["name", "prefix"]
     readonly_fields = ["role", "prefix", "created", "last_used"]
-    actions = ["revoke"]
+    actions = ["revoke", "rotate"]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
@@ -481,4 +514,22 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset):
         count = queryset.update(active=False)
+        for key in queryset:
+            self.log_change(request, key, "Revoked.")
         self.message_user(request, f"Revoked {count} key(s).")
+
+    @admin.action(description="Rotate: issue a new secret; the old one works for 24 hours more")
+    def rotate(self, request, queryset):
+        for key in queryset:
+            try:
+                new_key, secret = services.rotate_api_key(key=key)
+            except ValidationError as error:
+                messages.error(request, f"{key}: {error.messages[0]}")
+                continue
+            self.log_change(request, key, f"Rotated; replaced by key {new_key.pk}.")
+            messages.warning(
+                request,
+                format_html(
+                    "New secret for {} (shown only once): <code>{}</code>", new_key.name, secret
+                ),
+            )

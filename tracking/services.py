@@ -653,3 +653,113 @@ def issue_api_key(
         expires_at=expires_at,
     )
     return key, secret
+
+
+ROTATION_GRACE = dt.timedelta(hours=24)
+
+
+@transaction.atomic
+def rotate_api_key(*, key: ApiKey) -> tuple[ApiKey, str]:
+    """A new key with the same name and binding; the old one keeps working for a grace period
+    (24 hours, or less if it already expires sooner) so clients can switch without downtime."""
+    key = ApiKey.objects.select_for_update().get(pk=key.pk)
+    if not key.active:
+        raise ValidationError({"active": "a revoked key cannot be rotated; issue a new one"})
+    new_key, secret = issue_api_key(
+        name=key.name, brand=key.brand, carrier=key.carrier, expires_at=key.expires_at
+    )
+    grace_ends = timezone.now() + ROTATION_GRACE
+    if key.expires_at is None or key.expires_at > grace_ends:
+        key.expires_at = grace_ends
+        key.save(update_fields=["expires_at"])
+    return new_key, secret
+
+
+# -- Privacy -----------------------------------------------------------------------------------
+
+PRIVATE_CONSIGNMENT_FIELDS = (
+    "recipient_name",
+    "recipient_email",
+    "destination_address",
+    "destination_postcode",
+)
+
+
+def export_consignment(consignment: Consignment) -> dict:
+    """Everything stored about a consignment, for a subject-access request."""
+    legs = consignment.legs.order_by("sequence", "created_utc").prefetch_related("packages")
+    events = TrackingEvent.objects.filter(tracking_record__consignment=consignment).order_by(
+        "occurred_at", "received_at", "id"
+    )
+
+    def when(value):
+        return value.isoformat() if value else None
+
+    return {
+        "reference": consignment.reference,
+        "id": str(consignment.pk),
+        "brand": consignment.brand.slug,
+        "customerReference": consignment.customer_reference,
+        "recipient": {
+            "name": consignment.recipient_name,
+            "email": consignment.recipient_email,
+            "address": consignment.destination_address,
+            "town": consignment.destination_town,
+            "postcode": consignment.destination_postcode,
+            "country": consignment.destination_country,
+        },
+        "expectedDeliveryDate": when(consignment.expected_delivery_date),
+        "status": consignment.status,
+        "createdUtc": when(consignment.created_utc),
+        "modifiedUtc": when(consignment.modified_utc),
+        "packages": [
+            {"reference": p.reference, "description": p.description, "status": p.status}
+            for p in consignment.packages.order_by("sequence")
+        ],
+        "legs": [
+            {
+                "id": str(leg.pk),
+                "carrierName": leg.carrier_name,
+                "carrierServiceName": leg.carrier_service_name,
+                "trackingNumber": leg.tracking_number,
+                "trackingUrl": leg.tracking_url,
+                "sequence": leg.sequence,
+                "status": leg.status,
+                "packages": [p.reference for p in leg.packages.all()],
+            }
+            for leg in legs
+        ],
+        "events": [
+            {
+                "leg": str(event.tracking_record_id),
+                "package": event.package.reference if event.package else None,
+                "occurredAt": when(event.occurred_at),
+                "receivedAt": when(event.received_at),
+                "code": event.code,
+                "status": event.status,
+                "description": event.description,
+                "location": event.location,
+                "signedBy": event.signed_by,
+                "source": event.source,
+            }
+            for event in events.select_related("package")
+        ],
+    }
+
+
+@transaction.atomic
+def erase_recipient(consignment: Consignment) -> None:
+    """Erasure on request: the recipient's personal data goes, the journey stays, anonymised.
+
+    Events keep their times, codes, descriptions and town-level locations (the carrier's and
+    brand's records of the delivery) but lose the name of whoever signed.
+    """
+    locked = _lock(consignment.pk)
+    for name in PRIVATE_CONSIGNMENT_FIELDS:
+        setattr(locked, name, "")
+    locked.save(update_fields=list(PRIVATE_CONSIGNMENT_FIELDS))
+    # The one sanctioned change to stored events: removing personal data from them.
+    TrackingEvent.objects.filter(tracking_record__consignment=locked).exclude(signed_by="").update(
+        signed_by=""
+    )
+    _touch([locked], timezone.now())
