@@ -3,10 +3,6 @@
 from django.contrib import admin
 from django.urls import include, path
 
-admin.site.site_header = "Tracking portal back office"
-admin.site.site_title = "Tracking portal"
-admin.site.index_title = "Brands, consignments, legs, events and keys"
-
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("tracking.api.urls")),

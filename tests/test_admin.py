@@ -230,3 +230,22 @@ def test_event_times_are_entered_in_utc(admin_client, leg):
         },
     )
     assert TrackingEvent.objects.get().occurred_at == dt.datetime(2026, 3, 9, 10, tzinfo=dt.UTC)
+
+
+def test_failed_staff_logins_are_paused_after_ten(client, admin_user):
+    url = reverse("admin:login")
+    for _ in range(10):
+        response = client.post(url, {"username": "admin", "password": "wrong"})
+        assert response.status_code == 200
+    paused = client.post(url, {"username": "admin", "password": "password"})
+    assert paused.status_code == 429
+    assert int(paused["Retry-After"]) > 0
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_correct_login_is_not_counted(client, admin_user):
+    url = reverse("admin:login")
+    for _ in range(12):
+        response = client.post(url, {"username": "admin", "password": "password"})
+        assert response.status_code == 302
+        client.logout()
