@@ -82,3 +82,10 @@ ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "pos
 postgres_only = pytest.mark.skipif(
     not ON_POSTGRES, reason="needs PostgreSQL: run with DATABASE_URL=postgres://..."
 )
+
+
+def rate_limit_queries() -> int:
+    """SQL queries one rate-limit hit costs: none when Redis keeps the counters."""
+    from django.conf import settings
+
+    return 0 if settings.REDIS_URL else 1

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from tracking.models import RateCounter
@@ -93,7 +93,7 @@ def _increment(key: str, ends: float) -> int:
         return cache.incr(key)
     expires = timezone.now() + timezone.timedelta(seconds=ttl)
     table = connection.ops.quote_name(RateCounter._meta.db_table)
-    with transaction.atomic(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         # One atomic statement on SQLite (3.35+) and PostgreSQL alike: concurrent hits on the
         # same key serialise on its row, so the limit is exceeded by at most one request.
         cursor.execute(
