@@ -381,7 +381,12 @@ class TrackingEvent(models.Model):
     """One scan or status change. Append-only: stored once, never edited."""
 
     tracking_record = models.ForeignKey(
-        TrackingRecord, on_delete=models.CASCADE, related_name="events"
+        TrackingRecord,
+        on_delete=models.CASCADE,
+        related_name="events",
+        # event_leg_time below leads with this column and serves every lookup by leg; a second
+        # index would only slow ingestion down.
+        db_index=False,
     )
     package = models.ForeignKey(
         Package,
@@ -399,17 +404,17 @@ class TrackingEvent(models.Model):
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)
     source = models.CharField(max_length=20, choices=EventSource.choices)
-    # One stored copy per (leg, package or none, code, occurred_at, description). A hash rather
-    # than a composite unique index because a NULL package would make rows distinct in both
-    # SQLite and PostgreSQL, and a 1,000-character description can exceed PostgreSQL's
-    # btree row limit.
-    identity = models.CharField(max_length=64, unique=True, editable=False)
+    # One stored copy per (leg, package or none, code, occurred_at, description): the first 128
+    # bits of a SHA-256 of those, unique. A hash rather than a composite unique index because a
+    # NULL package would make rows distinct in both SQLite and PostgreSQL, and a 1,000-character
+    # description can exceed PostgreSQL's btree row limit; a UUID column rather than hex text
+    # because it compares as bytes and keeps the index a quarter of the size.
+    identity = models.UUIDField(unique=True, editable=False)
 
     class Meta:
         ordering = ["occurred_at", "received_at", "id"]
         constraints = [
             status_range("status", "event_status_range"),
-            models.CheckConstraint(condition=~Q(identity=""), name="event_identity_set"),
             models.CheckConstraint(condition=~Q(code=""), name="event_code_set"),
         ]
         # The timeline: a leg's events in time order.
@@ -430,11 +435,11 @@ class TrackingEvent(models.Model):
         code: str,
         occurred_at: datetime,
         description: str,
-    ) -> str:
+    ) -> uuid.UUID:
         """The de-duplication key shared by both APIs (design section 3)."""
         instant = occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         parts = [str(tracking_record_id), str(package_id or "-"), code, instant, description]
-        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+        return uuid.UUID(bytes=hashlib.sha256("\x1f".join(parts).encode()).digest()[:16])
 
     @property
     def status_key(self) -> rules.StatusKey:
