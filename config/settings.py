@@ -213,6 +213,9 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# Django's own CSRF check guards the back office; a refusal gets a friendly page. (The public
+# forms use a signed token and an Origin check instead: see tracking/verification.py.)
+CSRF_FAILURE_VIEW = "tracking.views.csrf_failure"
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],

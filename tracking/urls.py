@@ -1,9 +1,18 @@
 """Routes of the pages."""
 
-from django.urls import path
+from django.urls import path, re_path
 
-from tracking import health
+from tracking import health, views
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("", views.home, name="home"),
+    path("track/", views.lookup, name="lookup"),
+    path("track/<str:reference>/", views.consignment, name="consignment"),
+    path("track/<str:reference>/verify/", views.verify, name="verify"),
+    re_path(
+        r"^theme/(?P<version>v\d+)/(?P<colours>[0-9a-f]{6}-[0-9a-f]{6})\.css$",
+        views.theme_css,
+        name="theme",
+    ),
 ]

@@ -1,0 +1,291 @@
+"""The pages in a real browser: Debian's Chromium driven by Playwright against the live server.
+
+Covers what only a browser can show: no console errors or CSP violations, no horizontal
+scroll on a phone, the page without JavaScript, the live region picking up a new event (and
+surviving a 304), a keyboard-only lookup, and axe-core's accessibility rules.
+
+The live-update test shortens the poll with the TRACKING_POLL_SECONDS setting, which only
+tests set (production polls every 30 seconds).
+"""
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+if not Path(CHROMIUM).exists():
+    pytest.skip(
+        "BROWSER TESTS SKIPPED: /usr/bin/chromium is missing (sudo apt-get install chromium)",
+        allow_module_level=True,
+    )
+
+from axe_playwright_python.sync_playwright import Axe  # noqa: E402
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+from tests.factories import BrandFactory, CarrierFactory, make_consignment, make_leg  # noqa: E402
+from tracking import services  # noqa: E402
+from tracking.models import EventSource  # noqa: E402
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls made beside it are
+# ordinary synchronous ones.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+POSTCODE = "BS1 4DJ"
+REFERENCE = "EC-BRW-000-001"
+RECORD_CSP = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__csp.push(e.violatedDirective + " " + (e.blockedURI || "inline"));
+});
+"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Tab:
+    """A page plus everything it complained about."""
+
+    def __init__(self, context):
+        self.context = context
+        self.page = context.new_page()
+        self.problems: list[str] = []
+        self.page.add_init_script(RECORD_CSP)
+        self.page.on(
+            "console",
+            lambda m: (
+                self.problems.append(f"console {m.type}: {m.text}")
+                if m.type in ("error", "warning")
+                else None
+            ),
+        )
+        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+
+    def csp_violations(self) -> list[str]:
+        return self.page.evaluate("window.__csp || []")
+
+
+@pytest.fixture
+def tab(browser):
+    context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 900})
+    yield Tab(context)
+    context.close()
+
+
+@pytest.fixture
+def shipment(transactional_db):
+    brand = BrandFactory(
+        slug="browser",
+        name="Harbour & Pine",
+        logo_url="/static/demo/harbour-and-pine.svg",
+        primary_colour="#1f4e5f",
+        accent_colour="#b5542d",
+        support_email="help@harbour.example",
+    )
+    consignment = make_consignment(
+        brand,
+        packages=2,
+        reference=REFERENCE,
+        recipient_name="Alex Morgan",
+        destination_address="12 Harbour Street",
+        destination_town="Bristol",
+        destination_postcode=POSTCODE,
+        expected_delivery_date=(dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).date(),
+    )
+    first, _second = list(consignment.packages.order_by("sequence"))
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    linehaul = make_leg(
+        consignment,
+        carrier=CarrierFactory(code="NORTHLINE", name="Northline Freight"),
+        tracking_number="NL1",
+        tracking_url="https://track.northline.example/NL1",
+    )
+    lastmile = make_leg(
+        consignment,
+        carrier=CarrierFactory(code="CITYHOP", name="CityHop Couriers"),
+        tracking_number="CH1",
+        tracking_url="https://track.cityhop.example/CH1",
+    )
+    steps = [
+        (linehaul, 30, "COLLECTED_BY_CARRIER", "Collected", "", None),
+        (linehaul, 20, "IN_TRANSIT", "Arrived at regional depot", "", None),
+        (lastmile, 10, "OUT_FOR_DELIVERY", "Out for delivery with driver", "", None),
+        (lastmile, 5, "DELIVERED", "Delivered to recipient", "A. Morgan", first),
+    ]
+    for leg, hours, code, description, signed_by, package in steps:
+        services.record_event(
+            leg=leg,
+            source=EventSource.SORTED,
+            code=code,
+            description=description,
+            location="Bristol",
+            signed_by=signed_by,
+            occurred_at=now - dt.timedelta(hours=hours),
+            package=package,
+        )
+    return consignment
+
+
+def page_url(live_server, path=f"/track/{REFERENCE}/"):
+    return f"{live_server.url}{path}"
+
+
+def serious(results) -> list[str]:
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_the_page_renders_without_console_errors_or_csp_violations(tab, live_server, shipment):
+    page = tab.page
+    page.goto(page_url(live_server))
+    expect(page.locator("h1")).to_have_text("Out for delivery")
+    assert page.evaluate("typeof window.htmx") == "object"
+    # The package switcher became ARIA tabs.
+    assert page.locator("[role=tablist] [role=tab]").count() == 2
+    assert page.locator("[role=tabpanel]:not([hidden])").count() == 1
+    page.get_by_role("tab", name="Parcel 2").click()
+    expect(page.locator("[role=tabpanel]:not([hidden]) h3")).to_have_text("Parcel 2")
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("[role=tabpanel]:not([hidden]) h3")).to_have_text("Parcel 1")
+    assert tab.csp_violations() == []
+    assert tab.problems == []
+
+
+def test_nothing_scrolls_sideways_on_a_360px_phone(browser, live_server, shipment):
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    for path in ("/", f"/track/{REFERENCE}/", f"/track/{REFERENCE}/?lang=de", "/no/such/page/"):
+        page.goto(page_url(live_server, path))
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360, path
+    context.close()
+
+
+def test_everything_works_without_javascript(browser, live_server, shipment):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(page_url(live_server))
+    # Both packages' timelines are there, as sections behind jump links.
+    expect(page.locator("section.package")).to_have_count(2)
+    for section in page.locator("section.package").all():
+        expect(section).to_be_visible()
+    expect(page.locator(".event__text", has_text="Delivered to recipient")).to_be_visible()
+    expect(page.get_by_text("Alex Morgan")).to_have_count(0)
+    page.fill("#postcode", "bs1 4dj")
+    page.click("form.verify button[type=submit]")
+    expect(page.get_by_text("Alex Morgan")).to_be_visible()
+    expect(page.get_by_text("Signed for by A. Morgan").first).to_be_visible()
+    context.close()
+
+
+def test_the_live_region_picks_up_a_new_event(tab, live_server, shipment, settings):
+    settings.TRACKING_POLL_SECONDS = 1
+    page = tab.page
+    polls: list[int] = []
+    page.on(
+        "response",
+        lambda r: polls.append(r.status) if r.request.headers.get("hx-request") else None,
+    )
+    with page.expect_response(lambda r: r.status == 304, timeout=5000):
+        page.goto(page_url(live_server))
+    # Nothing new: the poll was answered 304 and the region stays as it was.
+    assert 304 in polls, polls
+    expect(page.get_by_text("Out for delivery with driver").first).to_be_visible()
+    expect(page.locator("h1")).to_have_text("Out for delivery")
+
+    leg = shipment.legs.order_by("sequence").last()
+    second = shipment.packages.order_by("sequence").last()
+    page.get_by_role("tab", name="Parcel 2").click()
+    services.record_event(
+        leg=leg,
+        source=EventSource.SORTED,
+        code="IN_TRANSIT",
+        description="Sorted onto a later van",
+        location="Bristol",
+        package=second,
+    )
+    expect(page.locator("#live-status")).to_contain_text("Sorted onto a later van", timeout=8000)
+    expect(page.get_by_text("Sorted onto a later van").first).to_be_visible()
+    assert 200 in polls
+    # The visitor's package tab survives the update.
+    expect(page.locator("[role=tabpanel]:not([hidden]) h3")).to_have_text("Parcel 2")
+
+    # Delivered: the last poll answers 286 and polling stops.
+    services.record_event(
+        leg=leg,
+        source=EventSource.SORTED,
+        code="DELIVERED",
+        description="In the porch",
+        package=second,
+    )
+    expect(page.get_by_text("2 of 2 packages delivered")).to_be_visible(timeout=8000)
+    assert 286 in polls
+    # htmx marks the polling element as cancelled (its own bookkeeping, no waiting needed).
+    assert page.evaluate("document.getElementById('live')['htmx-internal-data'].cancelled")
+    assert tab.problems == []
+    assert tab.csp_violations() == []
+
+
+def test_the_lookup_works_with_the_keyboard_alone(tab, live_server, shipment):
+    page = tab.page
+    page.goto(page_url(live_server, "/"))
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "reference":
+            break
+    assert page.evaluate("document.activeElement.id") == "reference"
+    page.keyboard.type("ec brw 000 001")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/track/{REFERENCE}/")
+    expect(page.locator("h1")).to_have_text("Out for delivery")
+    # The skip link is the first stop and leads to the content.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    assert tab.problems == []
+
+
+def test_axe_finds_no_serious_problems(tab, live_server, shipment):
+    found = {}
+    for path in ("/", f"/track/{REFERENCE}/", "/no/such/page/", "/track/EC-ZZZ-ZZZ-ZZZ/"):
+        tab.page.goto(page_url(live_server, path))
+        found[path] = serious(Axe().run(tab.page))
+    assert found == dict.fromkeys(found, [])
+
+
+def test_axe_finds_no_serious_problems_on_the_verified_page(tab, live_server, shipment):
+    page = tab.page
+    page.goto(page_url(live_server))
+    page.fill("#postcode", POSTCODE)
+    page.click("form.verify button[type=submit]")
+    expect(page.get_by_text("Alex Morgan")).to_be_visible()
+    assert serious(Axe().run(page)) == []
+    # A wrong postcode's error page, in German, too.
+    context = tab.context.browser.new_context(locale="de-DE")
+    other = context.new_page()
+    other.goto(page_url(live_server, f"/track/{REFERENCE}/?lang=de"))
+    other.fill("#postcode", "XX1 1XX")
+    other.click("form.verify button[type=submit]")
+    expect(other.locator("#postcode-error")).to_be_visible()
+    assert serious(Axe().run(other)) == []
+    context.close()

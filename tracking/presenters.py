@@ -1,0 +1,697 @@
+"""What the tracking page shows, prepared from a Timeline before any template runs.
+
+Labels in the active language, local times in the brand's time zone, the stepper, which
+details the viewer may see, links and the page's ETag: templates only loop and print. No
+queries here; the data comes from a Timeline loaded through tracking.access (the head, then
+the legs with their events on first use).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import formats
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
+
+from tracking import status as rules
+from tracking import theme
+from tracking.models import Brand
+from tracking.status import Stage, Status
+from tracking.timeline import EventRow, LegRow, PackageTimeline, Timeline
+
+# Part of every ETag: bump it when the page's markup changes, so no cached copy outlives a
+# release.
+PAGE_REVISION = "3"
+POLL_SECONDS = 30  # tests shorten it with the TRACKING_POLL_SECONDS setting
+
+# htmx reads this from <meta name="htmx-config">. The CSP allows no inline style and no eval,
+# so htmx must not inject its indicator <style> nor evaluate anything; a 304 to a poll must
+# leave the region alone (htmx 2 swaps on every 2xx/3xx by default), while 286 (stop polling)
+# still swaps in the final content.
+HTMX_CONFIG = json.dumps(
+    {
+        "includeIndicatorStyles": False,
+        "allowEval": False,
+        "allowScriptTags": False,
+        "selfRequestsOnly": True,
+        "historyEnabled": False,
+        "responseHandling": [
+            {"code": "204", "swap": False},
+            {"code": "304", "swap": False},
+            {"code": "[23]..", "swap": True},
+            {"code": "[45]..", "swap": False, "error": True},
+            {"code": "...", "swap": False},
+        ],
+    },
+    separators=(",", ":"),
+)
+
+
+def poll_seconds() -> int:
+    return int(getattr(settings, "TRACKING_POLL_SECONDS", POLL_SECONDS))
+
+
+# -- Icons ----------------------------------------------------------------------------------
+
+# Inline SVG (shapes after Feather Icons, MIT): decorative, so hidden from assistive
+# technology; the text next to each icon says the same thing.
+_PATHS = {
+    "label": '<path d="M20.6 13.4 13.4 20.6a2 2 0 0 1-2.8 0L2 12V2h10l8.6 8.6a2 2 0 0 1 0 2.8z"/>'
+    '<path d="M7 7h.01"/>',
+    "box": '<path d="M21 16V8a2 2 0 0 0-1-1.7l-7-4a2 2 0 0 0-2 0l-7 4A2 2 0 0 0 3 8v8a2 2 0 0 0 1 '
+    '1.7l7 4a2 2 0 0 0 2 0l7-4a2 2 0 0 0 1-1.7z"/><path d="M3.3 7 12 12l8.7-5"/>'
+    '<path d="M12 22V12"/>',
+    "truck": '<path d="M1 3h15v13H1z"/><path d="M16 8h4l3 3v5h-7z"/>'
+    '<circle cx="5.5" cy="18.5" r="2.5"/><circle cx="18.5" cy="18.5" r="2.5"/>',
+    "pin": '<path d="M21 10c0 7-9 13-9 13s-9-6-9-13a9 9 0 0 1 18 0z"/>'
+    '<circle cx="12" cy="10" r="3"/>',
+    "store": '<path d="M3 9l1.5-5h15L21 9"/><path d="M4 9v11h16V9"/><path d="M9 20v-6h6v6"/>'
+    '<path d="M3 9h18"/>',
+    "check": '<circle cx="12" cy="12" r="10"/><path d="m7.5 12.5 3 3 6-6.5"/>',
+    "tick": '<path d="M20 6 9 17l-5-5"/>',
+    "dot": '<circle cx="12" cy="12" r="4.5" fill="currentColor" stroke="none"/>',
+    "alert": '<path d="M10.3 3.9 1.8 18a2 2 0 0 0 1.7 3h17a2 2 0 0 0 1.7-3L13.7 3.9a2 2 0 0 0'
+    '-3.4 0z"/>'
+    '<path d="M12 9v4"/><path d="M12 17h.01"/>',
+    "attempt": '<circle cx="12" cy="12" r="10"/><path d="M12 7v5"/><path d="M12 16h.01"/>',
+    "cancel": '<circle cx="12" cy="12" r="10"/><path d="m15 9-6 6"/><path d="m9 9 6 6"/>',
+    "info": '<circle cx="12" cy="12" r="10"/><path d="M12 16v-4"/><path d="M12 8h.01"/>',
+    "external": '<path d="M18 13v6a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V8a2 2 0 0 1 2-2h6"/>'
+    '<path d="M15 3h6v6"/><path d="M10 14 21 3"/>',
+    "calendar": '<rect x="3" y="4" width="18" height="18" rx="2"/>'
+    '<path d="M16 2v4M8 2v4M3 10h18"/>',
+    "lock": '<rect x="3" y="11" width="18" height="11" rx="2"/>'
+    '<path d="M7 11V7a5 5 0 0 1 10 0v4"/>',
+    "shield": '<path d="M12 22s8-4 8-10V5l-8-3-8 3v7c0 6 8 10 8 10z"/><path d="m9 12 2 2 4-4"/>',
+    "arrow": '<path d="M5 12h14"/><path d="m13 6 6 6-6 6"/>',
+    "refresh": '<path d="M23 4v6h-6"/><path d="M20.5 15a9 9 0 1 1-2.1-9.4L23 10"/>',
+    "search": '<circle cx="11" cy="11" r="8"/><path d="m21 21-4.3-4.3"/>',
+    "pen": '<path d="M12 20h9"/><path d="M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4z"/>',
+    "mail": '<rect x="2" y="4" width="20" height="16" rx="2"/><path d="m22 6-10 7L2 6"/>',
+}
+
+
+def icon(name: str) -> SafeString:
+    return mark_safe(  # noqa: S308 - constant markup from _PATHS, no user data
+        '<svg class="icon" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" '
+        'focusable="false" fill="none" stroke="currentColor" stroke-width="2" '
+        f'stroke-linecap="round" stroke-linejoin="round">{_PATHS[name]}</svg>'
+    )
+
+
+ICONS = {name: icon(name) for name in _PATHS}
+
+STATUS_ICON = {
+    Status.UNKNOWN: "info",
+    Status.PRINTED: "label",
+    Status.MANIFESTED: "label",
+    Status.AWAITING_COLLECTION: "label",
+    Status.DISPATCHED: "box",
+    Status.IN_TRANSIT: "truck",
+    Status.OUT_FOR_DELIVERY: "pin",
+    Status.PICKUP_IN_STORE: "store",
+    Status.ATTEMPTED_DELIVERY: "attempt",
+    Status.EXCEPTION: "alert",
+    Status.CANCELLED: "cancel",
+    Status.DELIVERED: "check",
+}
+
+# The tone picks a colour; the icon and the words carry the meaning on their own.
+STATUS_TONE = {
+    Status.DELIVERED: "success",
+    Status.PICKUP_IN_STORE: "success",
+    Status.ATTEMPTED_DELIVERY: "warning",
+    Status.EXCEPTION: "danger",
+    Status.CANCELLED: "muted",
+    Status.UNKNOWN: "neutral",
+}
+
+
+def tone(status: int) -> str:
+    return STATUS_TONE.get(Status(status), "progress")
+
+
+# -- Dates and times ------------------------------------------------------------------------
+
+
+class LocalClock:
+    """Event times as '9 Mar 2026, 14:05 GMT': local time in the brand's zone, in the active
+    language. Formatting dates is the costliest part of rendering the page, and leg-wide events
+    appear under every package, so each instant is formatted once per page."""
+
+    def __init__(self, zone):
+        self.zone = zone
+        # Translators: a Django date format (see the "date" template filter) for the time of a
+        # tracking event; keep "T", the time zone.
+        self.format = pgettext("date format of a tracking event", "j M Y, H:i T")
+        self._done: dict[dt.datetime, str] = {}
+
+    def __call__(self, value: dt.datetime) -> str:
+        text = self._done.get(value)
+        if text is None:
+            text = formats.date_format(value.astimezone(self.zone), self.format)
+            self._done[value] = text
+        return text
+
+
+def long_date(value: dt.date) -> str:
+    """'Wednesday 11 March' in the active language."""
+    # Translators: a Django date format (see the "date" template filter) for the expected
+    # delivery day.
+    fmt = pgettext("date format of the expected delivery day", "l j F")
+    return formats.date_format(value, fmt)
+
+
+def _humanise_code(code: str) -> str:
+    words = re.sub(r"_+", " ", code or "").strip().lower()
+    return words[:1].upper() + words[1:] if words else _("Update")
+
+
+# -- What the template receives -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageLink:
+    code: str
+    name: str
+    url: str
+    current: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BrandView:
+    name: str
+    logo_url: str
+    theme_url: str
+    support_email: str
+    support_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepView:
+    label: str
+    state: str  # done, current or upcoming
+    current: bool
+    hidden_note: str  # read by screen readers after the label: "completed", the warning
+    icon: SafeString | str
+    warning: bool
+    tone: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    text: str
+    status_note: str  # the status in words for screen readers when the text does not say it
+    tone: str
+    icon: SafeString
+    when: str
+    iso: str
+    location: str
+    signed: str
+    latest: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LegView:
+    carrier: str
+    service: str
+    tracking_number: str
+    tracking_url: str
+    link_text: str
+    position: str
+    events: list[EventView]
+
+
+@dataclass(frozen=True, slots=True)
+class PackageView:
+    anchor: str
+    title: str
+    reference: str
+    position: str
+    status_label: str
+    tone: str
+    icon: SafeString
+    handover: list[str]
+    legs: list[LegView]
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientView:
+    name: str
+    email: str
+    address_lines: list[str]
+    order: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyForm:
+    action: str
+    token: str
+    value: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class WarningView:
+    title: str
+    detail: str  # the carrier's own words
+    advice: str  # what it means for the customer
+    tone: str
+    icon: SafeString
+
+
+@dataclass(frozen=True)
+class TrackingPage:
+    reference: str
+    title: str
+    brand: BrandView
+    languages: list[LanguageLink]
+    headline: str
+    headline_tone: str
+    headline_icon: SafeString
+    count_text: str
+    warning: WarningView | None
+    expected: str
+    expected_iso: str
+    steps: list[StepView]
+    progress_now: int
+    progress_max: int
+    progress_text: str
+    progress_class: str
+    packages: list[PackageView]
+    switcher: bool
+    latest_text: str
+    destination_town: str
+    recipient: RecipientView | None
+    verify: VerifyForm | None
+    page_url: str
+    home_url: str
+    poll: bool
+    poll_url: str
+    poll_trigger: str
+    live_etag: str
+    final: bool
+    htmx_config: str = HTMX_CONFIG
+    icons: dict = field(default_factory=lambda: ICONS)
+
+
+# -- Building it ------------------------------------------------------------------------------
+
+
+def with_language(url: str, language: str | None) -> str:
+    return f"{url}?{urlencode({'lang': language})}" if language else url
+
+
+def language_links(path: str, current: str) -> list[LanguageLink]:
+    return [
+        LanguageLink(code=code, name=name, url=with_language(path, code), current=code == current)
+        for code, name in settings.LANGUAGES
+    ]
+
+
+def theme_url(brand: Brand | None) -> str:
+    if brand is None:
+        return ""
+    return reverse(
+        "theme",
+        kwargs={
+            "version": theme.THEME_VERSION,
+            "colours": theme.slug(brand.primary_colour, brand.accent_colour),
+        },
+    )
+
+
+def brand_view(brand: Brand) -> BrandView:
+    return BrandView(
+        name=brand.name,
+        logo_url=brand.logo_url,
+        theme_url=theme_url(brand),
+        support_email=brand.support_email,
+        support_url=brand.support_url,
+    )
+
+
+def page_etag(
+    timeline: Timeline,
+    *,
+    language: str,
+    verified: bool,
+    partial: bool,
+    window: int,
+    today: dt.date,
+) -> str:
+    """The validator of one representation of the page: it changes with every stored event
+    (timeline.version), the language, the privacy tier, page or live fragment, the hour of the
+    form token, the brand's local day (the expected date hides once past) and the brand."""
+    brand = timeline.brand
+    parts = [
+        PAGE_REVISION,
+        timeline.version,
+        language,
+        "verified" if verified else "anonymous",
+        "live" if partial else "page",
+        str(window),
+        today.isoformat(),
+        str(poll_seconds()),
+        brand.name,
+        brand.logo_url,
+        brand.primary_colour,
+        brand.accent_colour,
+        brand.support_email,
+        brand.support_url,
+        brand.time_zone,
+    ]
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+    return f'W/"{digest}"'
+
+
+def _event_view(event: EventRow, clock: LocalClock, *, verified: bool, latest: bool) -> EventView:
+    status = Status(event.status)
+    description = event.description.strip()
+    if description:
+        text = description
+        note = rules.status_label(status) if status != Status.UNKNOWN else ""
+    else:
+        text = (
+            rules.status_label(status) if status != Status.UNKNOWN else _humanise_code(event.code)
+        )
+        note = ""
+    signed = ""
+    if event.signed_by.strip():
+        signed = (
+            _("Signed for by %(name)s") % {"name": event.signed_by.strip()}
+            if verified
+            else _("Signed for")
+        )
+    return EventView(
+        text=text,
+        status_note=note,
+        tone=tone(status),
+        icon=ICONS[STATUS_ICON[status]],
+        when=clock(event.occurred_at),
+        iso=event.occurred_at.isoformat(),
+        location=event.location.strip(),
+        signed=signed,
+        latest=latest,
+    )
+
+
+def carrier_name(leg: LegRow) -> str:
+    return leg.carrier_name.strip() or leg.service_name.strip() or _("Carrier")
+
+
+def _leg_view(
+    leg: LegRow, events: list[EventRow], number: int, total: int, clock, *, verified, newest
+) -> LegView:
+    name = carrier_name(leg)
+    service = leg.carrier_service_name.strip()
+    url = leg.tracking_url if leg.tracking_url.lower().startswith(("https://", "http://")) else ""
+    return LegView(
+        carrier=name,
+        service=service if service and service != name else "",
+        tracking_number=leg.tracking_number,
+        tracking_url=url,
+        link_text=_("Track with %(carrier)s") % {"carrier": name},
+        position=_("Carrier %(number)d of %(total)d") % {"number": number, "total": total}
+        if total > 1
+        else "",
+        events=[
+            _event_view(event, clock, verified=verified, latest=newest is event)
+            for event in reversed(events)
+        ],
+    )
+
+
+def _package_view(pt: PackageTimeline, number: int, total: int, clock, *, verified) -> PackageView:
+    package = pt.package
+    progress = pt.progress
+    pairs = pt.events
+    newest = pairs[-1][1] if pairs else None
+    legs = pt.legs
+    status = progress.status
+    return PackageView(
+        anchor=f"package-{package.reference}",
+        title=package.description.strip() or _("Package %(number)d") % {"number": number},
+        reference=package.reference,
+        position=_("Package %(number)d of %(total)d") % {"number": number, "total": total},
+        status_label=_status_headline(status, bool(pairs)),
+        tone=tone(status),
+        icon=ICONS[STATUS_ICON[status]],
+        handover=[carrier_name(pl.leg) for pl in legs] if len(legs) > 1 else [],
+        legs=[
+            _leg_view(pl.leg, pl.events, n, len(legs), clock, verified=verified, newest=newest)
+            for n, pl in reversed(list(enumerate(legs, start=1)))
+        ],
+    )
+
+
+def _warning_advice(warning: Status, brand: str) -> str:
+    if warning == Status.ATTEMPTED_DELIVERY:
+        return _(
+            "The carrier could not deliver this time. They usually try again or leave a card "
+            "saying what happens next."
+        )
+    if warning == Status.CANCELLED:
+        return _("This shipment was cancelled. If you did not expect this, contact %(brand)s.") % {
+            "brand": brand
+        }
+    return _(
+        "The carrier reported a problem with this delivery. %(brand)s has been told and will "
+        "help if anything is needed from you."
+    ) % {"brand": brand}
+
+
+def _status_headline(status: Status, has_events: bool) -> str:
+    if status == Status.UNKNOWN:
+        return _("Awaiting the first update") if not has_events else _("On its way")
+    return rules.status_label(status)
+
+
+def _steps(progress: rules.Progress) -> list[StepView]:
+    steps = []
+    for step in progress.steps():
+        current = step["stage"] == progress.stage
+        note = ""
+        if current and progress.warning is not None:
+            note = rules.status_label(progress.warning)
+        elif step["state"] == "done":
+            note = _("completed")
+        if current and progress.warning is not None:
+            mark = ICONS[STATUS_ICON[progress.warning]]
+        elif step["state"] == "done" or (current and progress.stage == Stage.DELIVERED):
+            mark = ICONS["tick"]
+        elif current:
+            mark = ICONS["dot"]
+        else:
+            mark = ""
+        steps.append(
+            StepView(
+                label=step["label"],
+                state="current" if current else step["state"],
+                current=current,
+                hidden_note=note,
+                icon=mark,
+                warning=current and progress.warning is not None,
+                tone=tone(progress.warning) if current and progress.warning is not None else "",
+            )
+        )
+    return steps
+
+
+def _newest(timeline: Timeline, status: Status | None = None) -> EventRow | None:
+    events = [
+        event
+        for leg in timeline.legs
+        for event in leg.events
+        if status is None or event.status == status
+    ]
+    return max(events, key=lambda e: e.order_key) if events else None
+
+
+def tracking_page(
+    timeline: Timeline,
+    *,
+    verified: bool,
+    language: str,
+    lang_in_url: bool,
+    today: dt.date,
+    live_etag: str,
+    postcode: str = "",
+    postcode_error: str = "",
+    form_token: str = "",
+) -> TrackingPage:
+    """Everything the page and its live region print, in the active language."""
+    consignment = timeline.consignment
+    brand = timeline.brand
+    clock = LocalClock(brand.zone)
+    progress = timeline.progress
+    packages = timeline.by_package
+    path = reverse("consignment", kwargs={"reference": consignment.reference})
+    url_language = language if lang_in_url else None
+    latest = _newest(timeline)
+    status = Status(consignment.status)
+    headline = _status_headline(status, latest is not None)
+
+    warning = None
+    if progress.warning is not None:
+        cause = _newest(timeline, progress.warning)
+        warning = WarningView(
+            title=rules.status_label(progress.warning),
+            detail=cause.description.strip() if cause else "",
+            advice=_warning_advice(progress.warning, brand.name),
+            tone=tone(progress.warning),
+            icon=ICONS[STATUS_ICON[progress.warning]],
+        )
+
+    # The brand's estimate no longer holds once delivered, cancelled or in trouble, nor once
+    # the day has passed (in the brand's time zone).
+    expected = consignment.expected_delivery_date
+    show_expected = (
+        expected is not None
+        and not timeline.is_final
+        and progress.warning is None
+        and expected >= today
+    )
+
+    stage_number = int(progress.stage) + 1
+    stage_total = len(Stage)
+    progress_text = _("%(stage)s, step %(number)d of %(total)d") % {
+        "stage": progress.stage_label,
+        "number": stage_number,
+        "total": stage_total,
+    }
+    if progress.warning is not None:
+        progress_text = f"{progress_text} ({rules.status_label(progress.warning)})"
+
+    recipient = None
+    verify = None
+    if verified:
+        address = [
+            consignment.destination_address.strip(),
+            " ".join(
+                part
+                for part in (
+                    consignment.destination_town.strip(),
+                    consignment.destination_postcode.strip(),
+                )
+                if part
+            ),
+            consignment.destination_country.strip(),
+        ]
+        recipient = RecipientView(
+            name=consignment.recipient_name,
+            email=consignment.recipient_email,
+            address_lines=[line for line in address if line],
+            order=consignment.customer_reference,
+        )
+    else:
+        verify = VerifyForm(
+            action=with_language(
+                reverse("verify", kwargs={"reference": consignment.reference}), url_language
+            ),
+            token=form_token,
+            value=postcode,
+            error=postcode_error,
+        )
+
+    if latest is not None:
+        latest_text = _("Latest update: %(text)s, %(when)s") % {
+            "text": _event_view(latest, clock, verified=verified, latest=True).text,
+            "when": clock(latest.occurred_at),
+        }
+    else:
+        latest_text = _("No tracking updates yet.")
+
+    final = timeline.is_final
+    seconds = poll_seconds()
+    return TrackingPage(
+        reference=consignment.reference,
+        title=f"{headline} · {consignment.reference} · {brand.name}",
+        brand=brand_view(brand),
+        languages=language_links(path, language),
+        headline=headline,
+        headline_tone=tone(status) if latest is not None else "neutral",
+        headline_icon=ICONS[STATUS_ICON[status]],
+        count_text=timeline.summary.text if len(packages) > 1 else "",
+        warning=warning,
+        expected=long_date(expected) if show_expected else "",
+        expected_iso=expected.isoformat() if show_expected else "",
+        steps=_steps(progress),
+        progress_now=stage_number,
+        progress_max=stage_total,
+        progress_text=progress_text,
+        progress_class=f"progress__fill--{int(progress.stage)}",
+        packages=[
+            _package_view(pt, n, len(packages), clock, verified=verified)
+            for n, pt in enumerate(packages, start=1)
+        ],
+        switcher=len(packages) > 1,
+        latest_text=latest_text,
+        destination_town=consignment.destination_town.strip(),
+        recipient=recipient,
+        verify=verify,
+        page_url=with_language(path, url_language),
+        home_url=with_language(reverse("home"), url_language),
+        poll=not final,
+        poll_url=with_language(path, url_language),
+        poll_trigger=f"every {seconds}s, tracking-refresh",
+        live_etag=live_etag,
+        final=final,
+    )
+
+
+# -- The pages without a consignment -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LookupPage:
+    title: str
+    languages: list[LanguageLink]
+    action: str
+    token: str
+    reference: str
+    postcode: str
+    error: str
+    postcode_error: str
+    icons: dict = field(default_factory=lambda: ICONS)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def typed_back(value: object, limit: int = 40) -> str:
+    """What a visitor typed, safe to show again in a form (autoescape does the HTML part)."""
+    if not isinstance(value, str):
+        return ""
+    return _CONTROL.sub("", value).strip()[:limit]
+
+
+def lookup_page(
+    *,
+    language: str,
+    lang_in_url: bool,
+    token: str,
+    reference: str = "",
+    postcode: str = "",
+    error: str = "",
+    postcode_error: str = "",
+) -> LookupPage:
+    return LookupPage(
+        title=_("Track your parcel"),
+        languages=language_links(reverse("home"), language),
+        action=with_language(reverse("lookup"), language if lang_in_url else None),
+        token=token,
+        reference=typed_back(reference),
+        postcode=typed_back(postcode, 20),
+        error=error,
+        postcode_error=postcode_error,
+    )

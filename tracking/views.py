@@ -1,0 +1,422 @@
+"""The customer's pages: the lookup form, the tracking page and its live region, postcode
+verification, and the brand's colour stylesheet.
+
+Each view loads through tracking.access, asks tracking.verification or tracking.presenters
+for the rest, and renders. The two POST forms are exempt from Django's cookie-based CSRF
+check on purpose; tracking.verification explains what protects them instead.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.cache import get_conditional_response
+from django.utils.http import http_date
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseStopPolling
+
+from tracking import access, presenters, theme, verification
+from tracking.models import Brand
+from tracking.timeline import Timeline
+from tracking.verification import Outcome
+
+PAGE_TEMPLATE = "tracking/consignment.html"
+LIVE_TEMPLATE = "tracking/consignment.html#live"
+SUPPORTED = {code for code, _name in settings.LANGUAGES}
+
+
+# -- Helpers shared by the views ------------------------------------------------------------
+
+
+def _lang_in_url(request: HttpRequest) -> bool:
+    return bool(getattr(request, "language_from_url", False))
+
+
+def _language_for(request: HttpRequest, brand: Brand | None) -> str:
+    """?lang= first, then Accept-Language (LanguageMiddleware); a browser that sent no
+    Accept-Language at all gets the brand's default language."""
+    if (
+        brand is not None
+        and not _lang_in_url(request)
+        and not getattr(request, "language_from_header", True)
+        and brand.default_language in SUPPORTED
+    ):
+        translation.activate(brand.default_language)
+        request.LANGUAGE_CODE = brand.default_language
+    return translation.get_language()
+
+
+def _tidy_reference(raw: str) -> str | None:
+    """A typed reference in canonical form: case, spaces and missing dashes forgiven."""
+    if not isinstance(raw, str) or len(raw) > 100:
+        return None
+    compact = re.sub(r"[\s\-]+", "", raw).upper()
+    if re.fullmatch(r"EC[0-9A-Z]{9}", compact):
+        raw = f"EC-{compact[2:5]}-{compact[5:8]}-{compact[8:]}"
+    return access.normalise_reference(raw)
+
+
+def _page_url(timeline: Timeline, request: HttpRequest) -> str:
+    path = reverse("consignment", kwargs={"reference": timeline.consignment.reference})
+    return presenters.with_language(
+        path, translation.get_language() if _lang_in_url(request) else None
+    )
+
+
+def _set_headers(response: HttpResponse, headers: dict[str, str]) -> None:
+    for name, value in headers.items():
+        response[name] = value
+
+
+def _see_other(url: str) -> HttpResponse:
+    """After a POST: the browser follows with a GET."""
+    response = HttpResponseRedirect(url)
+    response.status_code = 303
+    return response
+
+
+def _problem(
+    request: HttpRequest,
+    *,
+    status: int,
+    title: str,
+    message: str,
+    link: str = "",
+    link_text: str = "",
+    brand: Brand | None = None,
+) -> HttpResponse:
+    context = {
+        "title": title,
+        "message": message,
+        "link": link
+        or presenters.with_language(
+            reverse("home"), translation.get_language() if _lang_in_url(request) else None
+        ),
+        "link_text": link_text or _("Track a parcel"),
+        "brand": presenters.brand_view(brand) if brand else None,
+        "icons": presenters.ICONS,
+    }
+    response = render(request, "tracking/problem.html", context, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _too_many(
+    request: HttpRequest, retry_after: int, brand: Brand | None, link: str
+) -> HttpResponse:
+    minutes = max(1, -(-retry_after // 60))
+    response = _problem(
+        request,
+        status=429,
+        title=_("Too many attempts"),
+        message=ngettext(
+            "For your security, postcode checks for this parcel are paused. Please try again "
+            "in about %(minutes)d minute. You can still follow the parcel without the postcode.",
+            "For your security, postcode checks for this parcel are paused. Please try again "
+            "in about %(minutes)d minutes. You can still follow the parcel without the postcode.",
+            minutes,
+        )
+        % {"minutes": minutes},
+        link=link,
+        link_text=_("Back to tracking"),
+        brand=brand,
+    )
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _lookup(
+    request: HttpRequest,
+    *,
+    status: int = 200,
+    reference: str = "",
+    postcode: str = "",
+    error: str = "",
+    postcode_error: str = "",
+) -> HttpResponse:
+    page = presenters.lookup_page(
+        language=translation.get_language(),
+        lang_in_url=_lang_in_url(request),
+        token=verification.form_token(verification.LOOKUP_FORM),
+        reference=reference,
+        postcode=postcode,
+        error=error,
+        postcode_error=postcode_error,
+    )
+    response = render(request, "tracking/lookup.html", {"page": page}, status=status)
+    response["Cache-Control"] = "no-cache" if status == 200 else "no-store"
+    return response
+
+
+def _unknown(request: HttpRequest, typed: str) -> HttpResponse:
+    return _lookup(
+        request,
+        status=404,
+        reference=typed,
+        error=_(
+            "We can't find a parcel with that reference. Check it against your shipping email: "
+            "it looks like EC-ABC-DEF-GHJ."
+        ),
+    )
+
+
+def _tracking_context(
+    request: HttpRequest,
+    timeline: Timeline,
+    *,
+    language: str,
+    verified: bool,
+    postcode: str = "",
+    postcode_error: str = "",
+) -> dict:
+    today = timezone.localdate(timezone=timeline.brand.zone)
+    live_etag = presenters.page_etag(
+        timeline,
+        language=language,
+        verified=verified,
+        partial=True,
+        window=verification.token_window(),
+        today=today,
+    )
+    page = presenters.tracking_page(
+        timeline,
+        verified=verified,
+        language=language,
+        lang_in_url=_lang_in_url(request),
+        today=today,
+        live_etag=live_etag,
+        postcode=postcode,
+        postcode_error=postcode_error,
+        form_token="" if verified else verification.form_token(str(timeline.consignment.pk)),
+    )
+    return {"page": page}
+
+
+def _render_tracking(
+    request: HttpRequest,
+    timeline: Timeline,
+    *,
+    language: str,
+    verified: bool,
+    status: int = 400,
+    postcode: str = "",
+    postcode_error: str = "",
+) -> HttpResponse:
+    """The page re-rendered after a refused postcode, with the message beside the field."""
+    context = _tracking_context(
+        request,
+        timeline,
+        language=language,
+        verified=verified,
+        postcode=postcode,
+        postcode_error=postcode_error,
+    )
+    response = render(request, PAGE_TEMPLATE, context, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# -- Views -----------------------------------------------------------------------------------
+
+
+@require_safe
+def home(request: HttpRequest) -> HttpResponse:
+    return _lookup(request)
+
+
+@csrf_exempt  # token + Origin instead of the CSRF cookie: see tracking.verification
+@require_http_methods(["GET", "HEAD", "POST"])
+def lookup(request: HttpRequest) -> HttpResponse:
+    """GET ?reference= redirects to the page; POST is the home form, with an optional
+    postcode that is verified before redirecting."""
+    data = request.POST if request.method == "POST" else request.GET
+    typed = data.get("reference", "")
+    postcode = data.get("postcode", "") if request.method == "POST" else ""
+    if request.method == "POST" and not verification.form_accepted(
+        request, verification.LOOKUP_FORM
+    ):
+        return _lookup(
+            request,
+            status=403,
+            reference=typed,
+            error=_(
+                "This form was open for too long or did not come from this site, so nothing "
+                "was checked. Please try again."
+            ),
+        )
+    if not typed.strip():
+        return _lookup(request, status=400, error=_("Enter your tracking reference."))
+    reference = _tidy_reference(typed)
+    if reference is None:
+        return _unknown(request, typed)
+    try:
+        timeline = access.timeline_for_reference(reference)
+    except access.NotFound:
+        return _unknown(request, typed)
+    if postcode.strip():
+        result = verification.check_postcode(request, timeline.consignment, postcode)
+        if result.outcome is Outcome.LIMITED:
+            _language_for(request, timeline.brand)
+            return _too_many(
+                request, result.retry_after, timeline.brand, _page_url(timeline, request)
+            )
+        if result.outcome is Outcome.WRONG:
+            return _lookup(
+                request,
+                status=400,
+                reference=typed,
+                postcode=postcode,
+                postcode_error=_(
+                    "That postcode does not match this parcel. Check it and try again, or leave "
+                    "it empty to track the parcel without the delivery details."
+                ),
+            )
+    if request.method == "POST":
+        return _see_other(_page_url(timeline, request))
+    return redirect(_page_url(timeline, request))
+
+
+@require_safe
+@vary_on_headers("HX-Request")
+def consignment(request: HttpRequest, reference: str) -> HttpResponse:
+    """The tracking page, or (for htmx's poll) its live region, answered 304 while nothing
+    changed and 286 once nothing more will change."""
+    canonical = _tidy_reference(reference)
+    if canonical is None:
+        return _unknown(request, reference)
+    if canonical != reference:
+        query = request.META.get("QUERY_STRING", "")
+        target = reverse("consignment", kwargs={"reference": canonical})
+        return redirect(f"{target}?{query}" if query else target, permanent=True)
+    try:
+        timeline = access.timeline_for_reference(canonical)
+    except access.NotFound:
+        return _unknown(request, reference)
+
+    language = _language_for(request, timeline.brand)
+    verified = verification.is_verified(request, timeline.consignment)
+    partial = bool(request.htmx) and not request.htmx.history_restore_request
+    etag = presenters.page_etag(
+        timeline,
+        language=language,
+        verified=verified,
+        partial=partial,
+        window=verification.token_window(),
+        today=timezone.localdate(timezone=timeline.brand.zone),
+    )
+    headers = {
+        "ETag": etag,
+        "Last-Modified": http_date(timeline.consignment.modified_utc.timestamp()),
+        "Cache-Control": "private, no-store" if verified else "no-cache",
+    }
+
+    if partial and timeline.is_final:
+        # Delivered or cancelled: send the final content with 286 so htmx stops polling.
+        context = _tracking_context(request, timeline, language=language, verified=verified)
+        response = HttpResponseStopPolling(render_to_string(LIVE_TEMPLATE, context, request))
+        _set_headers(response, headers)
+        return response
+
+    # Decide 304 before touching the legs: the head (one query) is all a validator needs.
+    shell = HttpResponse()
+    _set_headers(shell, headers)
+    conditional = get_conditional_response(
+        request,
+        etag=etag,
+        last_modified=timeline.consignment.modified_utc.timestamp(),
+        response=shell,
+    )
+    if conditional is not shell:
+        return conditional
+
+    context = _tracking_context(request, timeline, language=language, verified=verified)
+    response = render(request, LIVE_TEMPLATE if partial else PAGE_TEMPLATE, context)
+    _set_headers(response, headers)
+    return response
+
+
+@csrf_exempt  # token + Origin instead of the CSRF cookie: see tracking.verification
+@require_http_methods(["GET", "HEAD", "POST"])
+def verify(request: HttpRequest, reference: str) -> HttpResponse:
+    """The postcode form: right → the page shows the private details for this session."""
+    canonical = _tidy_reference(reference)
+    if canonical is None:
+        return _unknown(request, reference)
+    try:
+        timeline = access.timeline_for_reference(canonical)
+    except access.NotFound:
+        return _unknown(request, reference)
+    language = _language_for(request, timeline.brand)
+    page_url = _page_url(timeline, request)
+    if request.method != "POST":
+        return redirect(page_url)
+    consignment = timeline.consignment
+    if not verification.form_accepted(request, str(consignment.pk)):
+        return _problem(
+            request,
+            status=403,
+            title=_("Please try again"),
+            message=_(
+                "The postcode form was open for too long or did not come from this page, so "
+                "nothing was checked. Go back to the tracking page and enter the postcode again."
+            ),
+            link=page_url,
+            link_text=_("Back to tracking"),
+            brand=timeline.brand,
+        )
+    postcode = request.POST.get("postcode", "")
+    result = verification.check_postcode(request, consignment, postcode)
+    if result.outcome is Outcome.VERIFIED:
+        return _see_other(page_url)
+    if result.outcome is Outcome.LIMITED:
+        return _too_many(request, result.retry_after, timeline.brand, page_url)
+    error = (
+        _("Enter the postcode the parcel is being delivered to.")
+        if result.outcome is Outcome.BLANK
+        else _("That postcode does not match this parcel. Check it and try again.")
+    )
+    return _render_tracking(
+        request,
+        timeline,
+        language=language,
+        verified=verification.is_verified(request, consignment),
+        postcode=postcode,
+        postcode_error=error,
+    )
+
+
+@require_safe
+def theme_css(request: HttpRequest, version: str, colours: str) -> HttpResponse:
+    """A brand's colours as CSS variables. The URL names the colours, so it never changes
+    meaning and is cached for a year; no query is needed."""
+    if version != theme.THEME_VERSION:
+        raise Http404
+    primary, accent = colours.split("-")
+    response = HttpResponse(
+        theme.theme_css(f"#{primary}", f"#{accent}"), content_type="text/css; charset=utf-8"
+    )
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """Django's own CSRF failures (the back office): a friendly page, not the debug one."""
+    return _problem(
+        request,
+        status=403,
+        title=_("Please try again"),
+        message=_(
+            "This form could not be accepted because it was open for too long or came from "
+            "another site. Go back, reload the page and try again."
+        ),
+    )
