@@ -167,6 +167,23 @@ class Brand(models.Model):
     def embed_origin_list(self) -> list[str]:
         return parse_origins(self.embed_origins)
 
+    def embedding_origin(self, candidate: str) -> str | None:
+        """`candidate` (a page's origin) when this brand allows it to embed the tracking page,
+        else None. `https://*.example.com` allows every subdomain of example.com, not the
+        apex, as CSP's frame-ancestors does."""
+        if not isinstance(candidate, str) or len(candidate) > 300:
+            return None
+        origin = candidate.strip().rstrip("/").lower()
+        if not EMBED_ORIGIN.match(origin) or "*" in origin:
+            return None
+        for allowed in self.embed_origin_list:
+            if origin == allowed:
+                return origin
+            scheme, _, host = allowed.partition("://*.")
+            if host and origin.startswith(f"{scheme}://") and origin.endswith(f".{host}"):
+                return origin
+        return None
+
     @cached_property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)

@@ -300,6 +300,7 @@ class TrackingPage:
     poll_trigger: str
     live_etag: str
     final: bool
+    embed: EmbedView | None = None
     htmx_config: str = HTMX_CONFIG
     icons: dict = field(default_factory=lambda: ICONS)
 
@@ -307,15 +308,33 @@ class TrackingPage:
 # -- Building it ------------------------------------------------------------------------------
 
 
+def with_query(url: str, **params: str | None) -> str:
+    """`url` with the given query parameters, leaving out empty ones."""
+    present = {name: value for name, value in params.items() if value}
+    return f"{url}?{urlencode(present)}" if present else url
+
+
 def with_language(url: str, language: str | None) -> str:
-    return f"{url}?{urlencode({'lang': language})}" if language else url
+    return with_query(url, lang=language)
 
 
-def language_links(path: str, current: str) -> list[LanguageLink]:
+def language_links(path: str, current: str, **keep: str | None) -> list[LanguageLink]:
     return [
-        LanguageLink(code=code, name=name, url=with_language(path, code), current=code == current)
+        LanguageLink(
+            code=code, name=name, url=with_query(path, lang=code, **keep), current=code == current
+        )
         for code, name in settings.LANGUAGES
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedView:
+    """The page as shown inside a brand's iframe: which page may hear its height, and the
+    proof of a verified postcode that replaces the session there."""
+
+    parent_origin: str  # checked against the brand's embed origins; "" = tell no one
+    access: str  # a valid embed access token, or ""
+    full_page_url: str
 
 
 def theme_url(brand: Brand | None) -> str:
@@ -348,13 +367,16 @@ def page_etag(
     partial: bool,
     window: int,
     today: dt.date,
+    surface: str = "page",
 ) -> str:
     """The validator of one representation of the page: it changes with every stored event
     (timeline.version), the language, the privacy tier, page or live fragment, the hour of the
-    form token, the brand's local day (the expected date hides once past) and the brand."""
+    form token, the brand's local day (the expected date hides once past), the brand, and the
+    surface (the site, or an embed for one parent origin)."""
     brand = timeline.brand
     parts = [
         PAGE_REVISION,
+        surface,
         timeline.version,
         language,
         "verified" if verified else "anonymous",
@@ -528,15 +550,22 @@ def tracking_page(
     postcode: str = "",
     postcode_error: str = "",
     form_token: str = "",
+    embed_parent: str | None = None,
+    embed_access: str = "",
 ) -> TrackingPage:
-    """Everything the page and its live region print, in the active language."""
+    """Everything the page and its live region print, in the active language. With
+    `embed_parent` (the checked parent origin, possibly "") it is the embed page's: its links,
+    poll and form stay on /embed/ and keep the parent and the access token."""
     consignment = timeline.consignment
     brand = timeline.brand
     clock = LocalClock(brand.zone)
     progress = timeline.progress
     packages = timeline.by_package
-    path = reverse("consignment", kwargs={"reference": consignment.reference})
+    embedded = embed_parent is not None
+    kwargs = {"reference": consignment.reference}
+    path = reverse("embed" if embedded else "consignment", kwargs=kwargs)
     url_language = language if lang_in_url else None
+    keep = {"parent": embed_parent, "access": embed_access} if embedded else {}
     latest = _newest(timeline)
     status = Status(consignment.status)
     headline = _status_headline(status, latest is not None)
@@ -595,8 +624,10 @@ def tracking_page(
         )
     else:
         verify = VerifyForm(
-            action=with_language(
-                reverse("verify", kwargs={"reference": consignment.reference}), url_language
+            action=with_query(
+                reverse("embed-verify" if embedded else "verify", kwargs=kwargs),
+                lang=url_language,
+                parent=embed_parent,
             ),
             token=form_token,
             value=postcode,
@@ -617,7 +648,7 @@ def tracking_page(
         reference=consignment.reference,
         title=f"{headline} · {consignment.reference} · {brand.name}",
         brand=brand_view(brand),
-        languages=language_links(path, language),
+        languages=language_links(path, language, **keep),
         headline=headline,
         headline_tone=tone(status) if latest is not None else "neutral",
         headline_icon=ICONS[STATUS_ICON[status]],
@@ -639,13 +670,20 @@ def tracking_page(
         destination_town=consignment.destination_town.strip(),
         recipient=recipient,
         verify=verify,
-        page_url=with_language(path, url_language),
+        page_url=with_query(path, lang=url_language, **keep),
         home_url=with_language(reverse("home"), url_language),
         poll=not final,
-        poll_url=with_language(path, url_language),
+        poll_url=with_query(path, lang=url_language, **keep),
         poll_trigger=f"every {seconds}s, tracking-refresh",
         live_etag=live_etag,
         final=final,
+        embed=EmbedView(
+            parent_origin=embed_parent or "",
+            access=embed_access,
+            full_page_url=with_language(reverse("consignment", kwargs=kwargs), url_language),
+        )
+        if embedded
+        else None,
     )
 
 

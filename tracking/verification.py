@@ -126,8 +126,15 @@ class Verification:
     retry_after: int = 0
 
 
-def check_postcode(request: HttpRequest, consignment: Consignment, postcode: str) -> Verification:
-    """Compare a typed postcode with the consignment's, within both rate limits."""
+def check_postcode(
+    request: HttpRequest,
+    consignment: Consignment,
+    postcode: str,
+    *,
+    remember_in_session: bool = True,
+) -> Verification:
+    """Compare a typed postcode with the consignment's, within both rate limits. A right one
+    is remembered in the session, unless the caller carries it otherwise (the embed page)."""
     postcode = (postcode or "").strip()
     if not postcode:
         return Verification(Outcome.BLANK)
@@ -140,7 +147,8 @@ def check_postcode(request: HttpRequest, consignment: Consignment, postcode: str
     if blocked:
         return Verification(Outcome.LIMITED, retry_after=max(d.retry_after for d in blocked))
     if len(postcode) <= POSTCODE_MAX and consignment.postcode_matches(postcode):
-        remember(request, consignment)
+        if remember_in_session:
+            remember(request, consignment)
         return Verification(Outcome.VERIFIED)
     for scope, ident in idents:
         ratelimit.hit(scope, ident, rate)
@@ -162,3 +170,27 @@ def remember(request: HttpRequest, consignment: Consignment) -> None:
 def is_verified(request: HttpRequest, consignment: Consignment) -> bool:
     """Without a session cookie this reads nothing from the database."""
     return str(consignment.pk) in request.session.get(SESSION_KEY, ())
+
+
+# -- Verification inside a brand's iframe -------------------------------------------------------
+
+# Inside a third-party iframe the browser drops our session cookie, so a verified embed carries
+# its proof in the URLs it requests instead: a signed token, bound to one consignment and good
+# for an hour, that only this server can make. Tampered with or expired, it proves nothing and
+# the page is simply the anonymous one.
+EMBED_ACCESS_SALT = "tracking.verification.embed-access"
+EMBED_ACCESS_MAX_AGE = 60 * 60
+
+
+def embed_access_token(consignment: Consignment) -> str:
+    return signing.TimestampSigner(salt=f"{EMBED_ACCESS_SALT}:{consignment.pk}").sign("verified")
+
+
+def embed_access_valid(token: object, consignment: Consignment) -> bool:
+    if not isinstance(token, str) or not token or len(token) > 200:
+        return False
+    signer = signing.TimestampSigner(salt=f"{EMBED_ACCESS_SALT}:{consignment.pk}")
+    try:
+        return signer.unsign(token, max_age=EMBED_ACCESS_MAX_AGE) == "verified"
+    except signing.BadSignature:  # includes SignatureExpired
+        return False

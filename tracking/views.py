@@ -1,5 +1,5 @@
-"""The customer's pages: the lookup form, the tracking page and its live region, postcode
-verification, and the brand's colour stylesheet.
+"""The customer's pages: the lookup form, the tracking page and its live region (on this site
+and inside a brand's iframe), postcode verification, and the brand's colour stylesheet.
 
 Each view loads through tracking.access, asks tracking.verification or tracking.presenters
 for the rest, and renders. The two POST forms are exempt from Django's cookie-based CSRF
@@ -9,7 +9,10 @@ check on purpose; tracking.verification explains what protects them instead.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from urllib.parse import urlencode
 
+from csp.constants import NONE
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -31,6 +34,7 @@ from tracking.timeline import Timeline
 from tracking.verification import Outcome
 
 PAGE_TEMPLATE = "tracking/consignment.html"
+EMBED_TEMPLATE = "tracking/embed.html"
 LIVE_TEMPLATE = "tracking/consignment.html#live"
 SUPPORTED = {code for code, _name in settings.LANGUAGES}
 
@@ -170,12 +174,55 @@ def _unknown(request: HttpRequest, typed: str) -> HttpResponse:
     )
 
 
+@dataclass(frozen=True)
+class Surface:
+    """Where the page is shown: on this site, or inside a brand's iframe (design section 4)."""
+
+    embedded: bool = False
+    parent: str = ""  # the page framing us, checked against the brand's embed origins
+    access: str = ""  # a valid embed access token (the iframe's stand-in for the session)
+
+    @property
+    def name(self) -> str:
+        return f"embed:{self.parent}" if self.embedded else "page"
+
+    @property
+    def route(self) -> str:
+        return "embed" if self.embedded else "consignment"
+
+    @property
+    def template(self) -> str:
+        return EMBED_TEMPLATE if self.embedded else PAGE_TEMPLATE
+
+
+SITE = Surface()
+
+
+def _embed_surface(request: HttpRequest, timeline: Timeline) -> Surface:
+    brand, consignment = timeline.brand, timeline.consignment
+    access = request.GET.get("access", "")
+    return Surface(
+        embedded=True,
+        parent=brand.embedding_origin(request.GET.get("parent", "")) or "",
+        access=access if verification.embed_access_valid(access, consignment) else "",
+    )
+
+
+def _frame(response: HttpResponse, brand: Brand) -> HttpResponse:
+    """Let exactly the brand's embed origins frame this response; nobody, without any."""
+    origins = brand.embed_origin_list
+    response._csp_replace = {"frame-ancestors": origins or [NONE]}
+    response.xframe_options_exempt = bool(origins)
+    return response
+
+
 def _tracking_context(
     request: HttpRequest,
     timeline: Timeline,
     *,
     language: str,
     verified: bool,
+    surface: Surface = SITE,
     postcode: str = "",
     postcode_error: str = "",
 ) -> dict:
@@ -187,6 +234,7 @@ def _tracking_context(
         partial=True,
         window=verification.token_window(),
         today=today,
+        surface=surface.name,
     )
     page = presenters.tracking_page(
         timeline,
@@ -198,6 +246,8 @@ def _tracking_context(
         postcode=postcode,
         postcode_error=postcode_error,
         form_token="" if verified else verification.form_token(str(timeline.consignment.pk)),
+        embed_parent=surface.parent if surface.embedded else None,
+        embed_access=surface.access,
     )
     return {"page": page}
 
@@ -208,6 +258,7 @@ def _render_tracking(
     *,
     language: str,
     verified: bool,
+    surface: Surface = SITE,
     status: int = 400,
     postcode: str = "",
     postcode_error: str = "",
@@ -218,10 +269,11 @@ def _render_tracking(
         timeline,
         language=language,
         verified=verified,
+        surface=surface,
         postcode=postcode,
         postcode_error=postcode_error,
     )
-    response = render(request, PAGE_TEMPLATE, context, status=status)
+    response = render(request, surface.template, context, status=status)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -291,12 +343,24 @@ def lookup(request: HttpRequest) -> HttpResponse:
 def consignment(request: HttpRequest, reference: str) -> HttpResponse:
     """The tracking page, or (for htmx's poll) its live region, answered 304 while nothing
     changed and 286 once nothing more will change."""
+    return _tracking(request, reference, embedded=False)
+
+
+@require_safe
+@vary_on_headers("HX-Request")
+def embed(request: HttpRequest, reference: str) -> HttpResponse:
+    """The same page without the site's chrome, for a brand's iframe (embed.js)."""
+    return _tracking(request, reference, embedded=True)
+
+
+def _tracking(request: HttpRequest, reference: str, *, embedded: bool) -> HttpResponse:
+    route = "embed" if embedded else "consignment"
     canonical = _tidy_reference(reference)
     if canonical is None:
         return _unknown(request, reference)
     if canonical != reference:
         query = request.META.get("QUERY_STRING", "")
-        target = reverse("consignment", kwargs={"reference": canonical})
+        target = reverse(route, kwargs={"reference": canonical})
         return redirect(f"{target}?{query}" if query else target, permanent=True)
     try:
         timeline = access.timeline_for_reference(canonical)
@@ -304,7 +368,12 @@ def consignment(request: HttpRequest, reference: str) -> HttpResponse:
         return _unknown(request, reference)
 
     language = _language_for(request, timeline.brand)
-    verified = verification.is_verified(request, timeline.consignment)
+    if embedded:
+        surface = _embed_surface(request, timeline)
+        verified = bool(surface.access)
+    else:
+        surface = SITE
+        verified = verification.is_verified(request, timeline.consignment)
     partial = bool(request.htmx) and not request.htmx.history_restore_request
     etag = presenters.page_etag(
         timeline,
@@ -313,42 +382,58 @@ def consignment(request: HttpRequest, reference: str) -> HttpResponse:
         partial=partial,
         window=verification.token_window(),
         today=timezone.localdate(timezone=timeline.brand.zone),
+        surface=surface.name,
     )
     headers = {
         "ETag": etag,
         "Last-Modified": http_date(timeline.consignment.modified_utc.timestamp()),
         "Cache-Control": "private, no-store" if verified else "no-cache",
     }
+    context = partial_context = None
 
     if partial and timeline.is_final:
         # Delivered or cancelled: send the final content with 286 so htmx stops polling.
-        context = _tracking_context(request, timeline, language=language, verified=verified)
-        response = HttpResponseStopPolling(render_to_string(LIVE_TEMPLATE, context, request))
-        _set_headers(response, headers)
-        return response
-
-    # Decide 304 before touching the legs: the head (one query) is all a validator needs.
-    shell = HttpResponse()
-    _set_headers(shell, headers)
-    conditional = get_conditional_response(
-        request,
-        etag=etag,
-        last_modified=timeline.consignment.modified_utc.timestamp(),
-        response=shell,
-    )
-    if conditional is not shell:
-        return conditional
-
-    context = _tracking_context(request, timeline, language=language, verified=verified)
-    response = render(request, LIVE_TEMPLATE if partial else PAGE_TEMPLATE, context)
+        partial_context = _tracking_context(
+            request, timeline, language=language, verified=verified, surface=surface
+        )
+        response = HttpResponseStopPolling(
+            render_to_string(LIVE_TEMPLATE, partial_context, request)
+        )
+    else:
+        # Decide 304 before touching the legs: the head (one query) is all a validator needs.
+        shell = HttpResponse()
+        _set_headers(shell, headers)
+        response = get_conditional_response(
+            request,
+            etag=etag,
+            last_modified=timeline.consignment.modified_utc.timestamp(),
+            response=shell,
+        )
+        if response is shell:
+            context = _tracking_context(
+                request, timeline, language=language, verified=verified, surface=surface
+            )
+            response = render(request, LIVE_TEMPLATE if partial else surface.template, context)
     _set_headers(response, headers)
-    return response
+    return _frame(response, timeline.brand) if embedded else response
 
 
 @csrf_exempt  # token + Origin instead of the CSRF cookie: see tracking.verification
 @require_http_methods(["GET", "HEAD", "POST"])
 def verify(request: HttpRequest, reference: str) -> HttpResponse:
     """The postcode form: right → the page shows the private details for this session."""
+    return _verify(request, reference, embedded=False)
+
+
+@csrf_exempt  # inside a third-party iframe there is no cookie to check anyway
+@require_http_methods(["GET", "HEAD", "POST"])
+def embed_verify(request: HttpRequest, reference: str) -> HttpResponse:
+    """The postcode form inside an iframe: right → back to the embed page with an access
+    token in its URL instead of a session."""
+    return _verify(request, reference, embedded=True)
+
+
+def _verify(request: HttpRequest, reference: str, *, embedded: bool) -> HttpResponse:
     canonical = _tidy_reference(reference)
     if canonical is None:
         return _unknown(request, reference)
@@ -357,10 +442,21 @@ def verify(request: HttpRequest, reference: str) -> HttpResponse:
     except access.NotFound:
         return _unknown(request, reference)
     language = _language_for(request, timeline.brand)
-    page_url = _page_url(timeline, request)
-    if request.method != "POST":
-        return redirect(page_url)
     consignment = timeline.consignment
+    surface = _embed_surface(request, timeline) if embedded else SITE
+    back = presenters.with_query(
+        reverse(surface.route, kwargs={"reference": consignment.reference}),
+        lang=language if _lang_in_url(request) else None,
+        parent=surface.parent,
+    )
+    response = _verify_response(request, timeline, surface, language, back)
+    return _frame(response, timeline.brand) if embedded else response
+
+
+def _verify_response(request, timeline, surface: Surface, language: str, back: str):
+    consignment = timeline.consignment
+    if request.method != "POST":
+        return redirect(back)
     if not verification.form_accepted(request, str(consignment.pk)):
         return _problem(
             request,
@@ -370,26 +466,36 @@ def verify(request: HttpRequest, reference: str) -> HttpResponse:
                 "The postcode form was open for too long or did not come from this page, so "
                 "nothing was checked. Go back to the tracking page and enter the postcode again."
             ),
-            link=page_url,
+            link=back,
             link_text=_("Back to tracking"),
             brand=timeline.brand,
         )
     postcode = request.POST.get("postcode", "")
-    result = verification.check_postcode(request, consignment, postcode)
+    result = verification.check_postcode(
+        request, consignment, postcode, remember_in_session=not surface.embedded
+    )
     if result.outcome is Outcome.VERIFIED:
-        return _see_other(page_url)
+        if surface.embedded:
+            token = verification.embed_access_token(consignment)
+            separator = "&" if "?" in back else "?"
+            return _see_other(f"{back}{separator}{urlencode({'access': token})}")
+        return _see_other(back)
     if result.outcome is Outcome.LIMITED:
-        return _too_many(request, result.retry_after, timeline.brand, page_url)
+        return _too_many(request, result.retry_after, timeline.brand, back)
     error = (
         _("Enter the postcode the parcel is being delivered to.")
         if result.outcome is Outcome.BLANK
         else _("That postcode does not match this parcel. Check it and try again.")
     )
+    verified = (
+        bool(surface.access) if surface.embedded else verification.is_verified(request, consignment)
+    )
     return _render_tracking(
         request,
         timeline,
         language=language,
-        verified=verification.is_verified(request, consignment),
+        verified=verified,
+        surface=surface,
         postcode=postcode,
         postcode_error=error,
     )
