@@ -198,6 +198,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# A file missing from the manifest (collectstatic not yet run) is served under its plain name
+# rather than failing the page with a 500.
+WHITENOISE_MANIFEST_STRICT = False
 
 # Rate limits, as 'N/s|m|h|d'.
 RATE_LIMIT_LOOKUP = env_rate("RATE_LIMIT_LOOKUP", "60/m")

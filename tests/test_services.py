@@ -446,3 +446,10 @@ def test_carriers_found_by_name_are_reused(db):
     first = Carrier.objects.for_name("Royal Mail")
     assert Carrier.objects.for_name("ROYAL MAIL") == first
     assert Carrier.objects.for_name("Royal-Mail").code == "ROYAL_MAIL_2"
+
+
+def test_asking_for_status_zero_changes_nothing(leg):
+    services.update_leg(leg=leg, source=EventSource.CONSIGNLY, status=3)
+    assert services.update_leg(leg=leg, source=EventSource.CONSIGNLY, status=0) is False
+    leg.refresh_from_db()
+    assert (leg.status, leg.events.count()) == (3, 1)

@@ -293,7 +293,9 @@ def update_leg(*, leg: TrackingRecord, source: str, **changes) -> bool:
     leg = TrackingRecord.objects.select_for_update().get(pk=leg.pk)
     new_status = changes.pop("status", None)
     changed = [name for name, value in changes.items() if getattr(leg, name) != value]
-    status_changes = new_status is not None and new_status != leg.status
+    # Status 0 (Unknown) is what a leg has before its first event; an event never sets it, so
+    # asking for it changes nothing rather than appending an event that could not take effect.
+    status_changes = new_status not in (None, rules.Status.UNKNOWN, leg.status)
     if not changed and not status_changes:
         return False
 
