@@ -256,8 +256,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Tracking portal API",
     "DESCRIPTION": (
         "Two wire-compatible tracking APIs over the same data: the Consignly-style API under "
-        "/v1 (Authorization: Bearer <client key>) and the Sorted PRO-style API under /tracking "
-        "(ocp-apim-subscription-key: <key>)."
+        "`/v1` (`Authorization: Bearer <client key>`) and the Sorted PRO-style API under "
+        "`/tracking` (`ocp-apim-subscription-key: <key>`). Keys are issued with "
+        "`python manage.py createapikey` or in the back office."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
