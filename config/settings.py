@@ -155,6 +155,19 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     # A dead database must turn into a quick 503, not a worker stuck for the OS timeout.
     _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+    # psycopg's pool keeps connections open between requests without Django's per-request
+    # "SELECT 1" health check (a round trip before every request's first query); a connection
+    # that broke is discarded when it is returned, so service resumes once the server is back.
+    _db["CONN_MAX_AGE"] = 0
+    _db["CONN_HEALTH_CHECKS"] = False
+    _db["OPTIONS"]["pool"] = {"min_size": 1, "max_size": 4, "timeout": 3}
+    # The hot queries are the same every time (tracking.prepared); planning the timeline's
+    # joins costs PostgreSQL ten times what running them does, so let psycopg prepare a
+    # statement on its connection after it has run a few times. (Behind PgBouncer in
+    # transaction mode this must be off: set PGBOUNCER=1.)
+    if not env_bool("PGBOUNCER"):
+        _db["OPTIONS"]["server_side_binding"] = True
+        _db["OPTIONS"]["prepare_threshold"] = 3
 else:
     raise ImproperlyConfigured(
         f"DATABASE_URL must point at SQLite or PostgreSQL, not {_db['ENGINE']!r}."

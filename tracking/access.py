@@ -52,7 +52,7 @@ def timeline_for_reference(reference: str) -> Timeline:
     canonical = normalise_reference(reference)
     if canonical is None:
         raise NotFound
-    timeline = Timeline.load(Consignment.objects.filter(reference=canonical))
+    timeline = Timeline.find(reference=canonical)
     if timeline is None:
         raise NotFound
     return timeline
@@ -69,17 +69,17 @@ def consignments_for_key(key: ApiKey) -> QuerySet[Consignment]:
 
 def timeline_for_key(key: ApiKey, *, consignment_id=None, reference: str | None = None) -> Timeline:
     """A consignment of the key's brand, by id or by reference."""
-    consignments = consignments_for_key(key)
+    if not key.is_client:
+        raise NotFound
     if consignment_id is not None:
-        consignments = consignments.filter(pk=_as_uuid(consignment_id))
+        timeline = Timeline.find(pk=_as_uuid(consignment_id), brand_id=key.brand_id)
     elif reference is not None:
         canonical = normalise_reference(reference)
         if canonical is None:
             raise NotFound
-        consignments = consignments.filter(reference=canonical)
+        timeline = Timeline.find(reference=canonical, brand_id=key.brand_id)
     else:
         raise TypeError("timeline_for_key() needs consignment_id or reference")
-    timeline = Timeline.load(consignments)
     if timeline is None:
         raise NotFound
     return timeline

@@ -472,8 +472,8 @@ class ApiKeyRole(models.TextChoices):
 
 
 class ApiKeyQuerySet(models.QuerySet):
-    def usable(self) -> ApiKeyQuerySet:
-        now = timezone.now()
+    def usable(self, now: datetime | None = None) -> ApiKeyQuerySet:
+        now = now or timezone.now()
         return self.filter(active=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 

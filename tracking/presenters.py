@@ -368,15 +368,19 @@ def page_etag(
     window: int,
     today: dt.date,
     surface: str = "page",
+    lang_in_url: bool = False,
 ) -> str:
     """The validator of one representation of the page: it changes with every stored event
-    (timeline.version), the language, the privacy tier, page or live fragment, the hour of the
-    form token, the brand's local day (the expected date hides once past), the brand, and the
-    surface (the site, or an embed for one parent origin)."""
+    (timeline.version), the language and whether the URL chose it (links keep ?lang=), the
+    privacy tier, page or live fragment, the hour of the form token, the brand's local day (the
+    expected date hides once past), the brand, and the surface (the site, or an embed for one
+    parent origin). The anonymous page is cached under it, so it must say everything the
+    body depends on."""
     brand = timeline.brand
     parts = [
         PAGE_REVISION,
         surface,
+        "lang-in-url" if lang_in_url else "lang-negotiated",
         timeline.version,
         language,
         "verified" if verified else "anonymous",

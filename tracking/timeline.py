@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from django.core.cache import cache
 from django.db.models import QuerySet
 
 from tracking import status as rules
 from tracking.models import Brand, Consignment, TrackingRecord
+from tracking.prepared import PreparedQuery
 
+CACHE_SECONDS = 60 * 60
 _CONSIGNMENT_FIELDS = [f.attname for f in Consignment._meta.concrete_fields]
 _BRAND_FIELDS = [f.attname for f in Brand._meta.concrete_fields]
 _PACKAGE_FIELDS = [
@@ -148,7 +152,10 @@ class PackageTimeline:
 class Timeline:
     """A consignment as every reader sees it. Legs and events load on first use."""
 
-    def __init__(self, consignment: Consignment, packages: list[PackageRow], coverage: dict):
+    def __init__(
+        self, consignment: Consignment, packages: list[PackageRow], coverage: dict, db: str
+    ):
+        self.db = db
         self.consignment = consignment
         self.brand: Brand = consignment.brand
         self.packages = packages
@@ -159,23 +166,22 @@ class Timeline:
         """Changes whenever anything about the consignment changes (services bump revision)."""
         return f"{self.consignment.pk.hex}.{self.consignment.revision}"
 
+    def cached(self, name: str, build: Callable[[], bytes]) -> bytes:
+        """Something derived from this consignment alone (an API's body, say), built once per
+        version and kept in the cache (shared through Redis when configured). Every write bumps
+        the version, so what is kept is never stale; on a hit the legs are never loaded."""
+        key = f"timeline:{self.version}:{name}"
+        value = cache.get(key)
+        if value is None:
+            value = build()
+            cache.set(key, value, CACHE_SECONDS)
+        return value
+
     @cached_property
     def legs(self) -> list[LegRow]:
         legs: dict[uuid.UUID, LegRow] = {}
-        rows = (
-            TrackingRecord.objects.filter(consignment_id=self.consignment.pk)
-            .order_by(
-                "sequence",
-                "created_utc",
-                "id",
-                "events__occurred_at",
-                "events__received_at",
-                "events__id",
-            )
-            .values_list(*_LEG_FIELDS, *(f"events__{name}" for name in _EVENT_FIELDS))
-        )
         width = len(_LEG_FIELDS)
-        for row in rows:
+        for row in _LEGS.rows(self.db, consignment_id=self.consignment.pk):
             leg = legs.get(row[0])
             if leg is None:
                 leg = legs[row[0]] = LegRow(
@@ -220,18 +226,22 @@ class Timeline:
     @classmethod
     def load(cls, consignments: QuerySet) -> Timeline | None:
         """The timeline of the one consignment `consignments` selects, or None."""
-        brand_fields = [f"brand__{name}" for name in _BRAND_FIELDS]
-        package_fields = [f"packages__{name}" for name in _PACKAGE_FIELDS]
-        rows = list(
-            consignments.order_by("packages__sequence", "packages__reference").values_list(
-                *_CONSIGNMENT_FIELDS, *brand_fields, *package_fields, "packages__legs__id"
-            )[:10_000]
-        )
+        rows = list(_head(consignments)[:10_000])
+        return cls._from_rows(rows, consignments.db)
+
+    @classmethod
+    def find(cls, **where) -> Timeline | None:
+        """The timeline of the consignment with these values, through a prepared query: `where`
+        is reference=, pk= and brand_id= or reference= and brand_id= (the access door's
+        three questions)."""
+        return cls._from_rows(_HEADS[tuple(sorted(where))].rows(**where), "default")
+
+    @classmethod
+    def _from_rows(cls, rows: list[tuple], db: str) -> Timeline | None:
         if not rows:
             return None
         n_consignment, n_brand = len(_CONSIGNMENT_FIELDS), len(_BRAND_FIELDS)
         first = rows[0]
-        db = consignments.db
         consignment = Consignment.from_db(db, _CONSIGNMENT_FIELDS, first[:n_consignment])
         consignment.brand = Brand.from_db(
             db, _BRAND_FIELDS, first[n_consignment : n_consignment + n_brand]
@@ -249,4 +259,53 @@ class Timeline:
                 packages[package_values[0]] = PackageRow(*package_values)
             if leg_id is not None:
                 coverage.setdefault(leg_id, set()).add(package_values[0])
-        return cls(consignment, list(packages.values()), coverage)
+        return cls(consignment, list(packages.values()), coverage, db)
+
+
+def _head(consignments: QuerySet) -> QuerySet:
+    """Query one: the consignment, its brand, its packages and which legs carry each."""
+    return consignments.order_by("packages__sequence", "packages__reference").values_list(
+        *_CONSIGNMENT_FIELDS,
+        *(f"brand__{name}" for name in _BRAND_FIELDS),
+        *(f"packages__{name}" for name in _PACKAGE_FIELDS),
+        "packages__legs__id",
+    )
+
+
+_REFERENCE = (Consignment._meta.get_field("reference"), "\x00sentinel")
+_ID = (Consignment._meta.pk, uuid.UUID(int=0x5E471E1))
+_BRAND = (Brand._meta.pk, -0x5E471E1)
+_HEADS = {
+    ("reference",): PreparedQuery(
+        lambda reference: _head(Consignment.objects.filter(reference=reference)),
+        reference=_REFERENCE,
+    ),
+    ("brand_id", "pk"): PreparedQuery(
+        lambda pk, brand_id: _head(Consignment.objects.filter(pk=pk, brand_id=brand_id)),
+        pk=_ID,
+        brand_id=_BRAND,
+    ),
+    ("brand_id", "reference"): PreparedQuery(
+        lambda reference, brand_id: _head(
+            Consignment.objects.filter(reference=reference, brand_id=brand_id)
+        ),
+        reference=_REFERENCE,
+        brand_id=_BRAND,
+    ),
+}
+# Query two: the legs with their events, oldest first.
+_LEGS = PreparedQuery(
+    lambda consignment_id: (
+        TrackingRecord.objects.filter(consignment_id=consignment_id)
+        .order_by(
+            "sequence",
+            "created_utc",
+            "id",
+            "events__occurred_at",
+            "events__received_at",
+            "events__id",
+        )
+        .values_list(*_LEG_FIELDS, *(f"events__{name}" for name in _EVENT_FIELDS))
+    ),
+    consignment_id=_ID,
+)

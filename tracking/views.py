@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from csp.constants import NONE
 from django.conf import settings
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -33,6 +34,7 @@ from tracking.models import Brand
 from tracking.timeline import Timeline
 from tracking.verification import Outcome
 
+BODY_CACHE_SECONDS = 60 * 60
 PAGE_TEMPLATE = "tracking/consignment.html"
 EMBED_TEMPLATE = "tracking/embed.html"
 LIVE_TEMPLATE = "tracking/consignment.html#live"
@@ -235,6 +237,7 @@ def _tracking_context(
         window=verification.token_window(),
         today=today,
         surface=surface.name,
+        lang_in_url=_lang_in_url(request),
     )
     page = presenters.tracking_page(
         timeline,
@@ -383,22 +386,17 @@ def _tracking(request: HttpRequest, reference: str, *, embedded: bool) -> HttpRe
         window=verification.token_window(),
         today=timezone.localdate(timezone=timeline.brand.zone),
         surface=surface.name,
+        lang_in_url=_lang_in_url(request),
     )
     headers = {
         "ETag": etag,
         "Last-Modified": http_date(timeline.consignment.modified_utc.timestamp()),
         "Cache-Control": "private, no-store" if verified else "no-cache",
     }
-    context = partial_context = None
-
     if partial and timeline.is_final:
         # Delivered or cancelled: send the final content with 286 so htmx stops polling.
-        partial_context = _tracking_context(
-            request, timeline, language=language, verified=verified, surface=surface
-        )
-        response = HttpResponseStopPolling(
-            render_to_string(LIVE_TEMPLATE, partial_context, request)
-        )
+        body = _body(request, timeline, LIVE_TEMPLATE, etag, language, verified, surface)
+        response = HttpResponseStopPolling(body)
     else:
         # Decide 304 before touching the legs: the head (one query) is all a validator needs.
         shell = HttpResponse()
@@ -410,12 +408,29 @@ def _tracking(request: HttpRequest, reference: str, *, embedded: bool) -> HttpRe
             response=shell,
         )
         if response is shell:
-            context = _tracking_context(
-                request, timeline, language=language, verified=verified, surface=surface
+            template = LIVE_TEMPLATE if partial else surface.template
+            response = HttpResponse(
+                _body(request, timeline, template, etag, language, verified, surface)
             )
-            response = render(request, LIVE_TEMPLATE if partial else surface.template, context)
     _set_headers(response, headers)
     return _frame(response, timeline.brand) if embedded else response
+
+
+def _body(request, timeline, template, etag, language, verified, surface) -> str:
+    """The rendered page or live region. The anonymous tier is the same for everyone who sends
+    the same validator, so it is rendered once per ETag and kept in the cache (shared through
+    Redis when configured); the ETag changes with every stored event, so it is never stale.
+    Pages with the recipient's details are never cached."""
+    key = None if verified else f"tracking:body:{template}:{etag}"
+    body = cache.get(key) if key else None
+    if body is None:
+        context = _tracking_context(
+            request, timeline, language=language, verified=verified, surface=surface
+        )
+        body = render_to_string(template, context, request)
+        if key:
+            cache.set(key, body, BODY_CACHE_SECONDS)
+    return body
 
 
 @csrf_exempt  # token + Origin instead of the CSRF cookie: see tracking.verification

@@ -6,12 +6,12 @@ import pytest
 from django.db import OperationalError
 from django.test import Client
 
-from tracking.timeline import Timeline
-
 
 @pytest.fixture
-def database_down():
-    with mock.patch.object(Timeline, "load", side_effect=OperationalError("server closed")):
+def database_down(our_key, consignment):
+    """Every statement fails, as when the server has gone away mid-request."""
+    failure = OperationalError("server closed the connection unexpectedly")
+    with mock.patch("django.db.backends.utils.CursorWrapper.execute", side_effect=failure):
         yield
 
 

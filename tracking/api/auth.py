@@ -15,7 +15,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 
-from tracking.models import ApiKey
+from tracking.models import ApiKey, Brand, Carrier
+from tracking.prepared import PreparedQuery
 
 # last_used is advisory: writing it at most once a minute keeps reads free of writes.
 LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
@@ -36,19 +37,46 @@ class KeyUser:
         return f"api key {self.key.prefix}"
 
 
+_KEY_FIELDS = [f.attname for f in ApiKey._meta.concrete_fields]
+_BRAND_FIELDS = [f.attname for f in Brand._meta.concrete_fields]
+_CARRIER_FIELDS = [f.attname for f in Carrier._meta.concrete_fields]
+# Every API request starts here, so the lookup is compiled once (tracking.prepared).
+_USABLE_KEY = PreparedQuery(
+    lambda hashed, now: (
+        ApiKey.objects.usable(now)
+        .filter(hashed_secret=hashed)
+        .values_list(
+            *_KEY_FIELDS,
+            *(f"brand__{name}" for name in _BRAND_FIELDS),
+            *(f"carrier__{name}" for name in _CARRIER_FIELDS),
+        )
+    ),
+    hashed=(ApiKey._meta.get_field("hashed_secret"), "\x00sentinel"),
+    now=(ApiKey._meta.get_field("expires_at"), dt.datetime(1971, 2, 3, 4, 5, 6, 789, dt.UTC)),
+)
+
+
+def _usable_key(hashed: str, now: dt.datetime) -> ApiKey | None:
+    rows = _USABLE_KEY.rows(hashed=hashed, now=now)
+    if not rows:
+        return None
+    row = rows[0]
+    k, b = len(_KEY_FIELDS), len(_BRAND_FIELDS)
+    key = ApiKey.from_db("default", _KEY_FIELDS, row[:k])
+    brand, carrier = row[k : k + b], row[k + b :]
+    key.brand = Brand.from_db("default", _BRAND_FIELDS, brand) if key.brand_id else None
+    key.carrier = Carrier.from_db("default", _CARRIER_FIELDS, carrier) if key.carrier_id else None
+    return key
+
+
 def authenticate_secret(secret: str) -> ApiKey:
     """The usable key with this secret; AuthenticationFailed otherwise."""
     if not secret or len(secret) > 200:
         raise exceptions.AuthenticationFailed("The API key is not valid.")
-    key = (
-        ApiKey.objects.usable()
-        .select_related("brand", "carrier")
-        .filter(hashed_secret=ApiKey.hash(secret))
-        .first()
-    )
+    now = timezone.now()
+    key = _usable_key(ApiKey.hash(secret), now)
     if key is None:
         raise exceptions.AuthenticationFailed("The API key is not valid.")
-    now = timezone.now()
     if key.last_used is None or now - key.last_used > LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).update(last_used=now)
         key.last_used = now

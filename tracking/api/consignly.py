@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator, validate_email
 from django.db import IntegrityError
 from django.db.models import Q
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.extensions import OpenApiSerializerExtension
@@ -829,6 +829,11 @@ class JsonBody(JSONParser):
             raise exceptions.ParseError("nested too deeply") from None
 
 
+def _json_body(body: bytes) -> HttpResponse:
+    """A body already rendered (and kept per timeline version): sent as it is."""
+    return HttpResponse(body, content_type="application/json")
+
+
 def _found(what: str, load, *args, **kwargs):
     """Load through access.py; missing and foreign answer alike."""
     try:
@@ -1008,12 +1013,17 @@ class TrackingViewSet(mixins.ListModelMixin, ConsignlyViewSet):
             consignment_id=kwargs["consignmentId"],
         )
         try:
-            leg = timeline.leg(uuid.UUID(kwargs["consignmentTrackingId"]))
+            leg_id = uuid.UUID(kwargs["consignmentTrackingId"])
         except ValueError:
-            leg = None
-        if leg is None:
-            raise exceptions.NotFound("Tracking record not found.")
-        return Response(ConsignlyTrackingDetailSerializer(leg).data)
+            raise exceptions.NotFound("Tracking record not found.") from None
+
+        def body() -> bytes:
+            leg = timeline.leg(leg_id)
+            if leg is None:
+                raise exceptions.NotFound("Tracking record not found.")
+            return JSONRenderer().render(ConsignlyTrackingDetailSerializer(leg).data)
+
+        return _json_body(timeline.cached(f"consignly-leg:{leg_id}", body))
 
     def update(self, request, *args, **kwargs):
         leg = self._leg()
@@ -1140,8 +1150,16 @@ class ConsignmentViewSet(mixins.ListModelMixin, ConsignlyViewSet):
             request.auth,
             consignment_id=kwargs["consignmentId"],
         )
-        return Response(
-            ConsignlyConsignmentDetailSerializer(timeline, context={"request": request}).data
+        # The body names the tracking page's absolute URL, so it is kept per host.
+        return _json_body(
+            timeline.cached(
+                f"consignly:{request.scheme}://{request.get_host()}",
+                lambda: JSONRenderer().render(
+                    ConsignlyConsignmentDetailSerializer(
+                        timeline, context={"request": request}
+                    ).data
+                ),
+            )
         )
 
 

@@ -240,6 +240,15 @@ def flattened_json(timeline: Timeline) -> dict:
     }
 
 
+def render_json(data) -> bytes:
+    return JSONRenderer().render(data)
+
+
+def json_body(body: bytes) -> HttpResponse:
+    """A body already rendered (and kept per timeline version): sent as it is."""
+    return HttpResponse(body, content_type="application/json")
+
+
 def consignment_not_found(reference: str) -> ApiError:
     # The same answer for "no such consignment" and "another brand's", as the access door rules.
     canonical = access.normalise_reference(reference)
@@ -854,7 +863,8 @@ class ConsignmentTrackingViewSet(SortedViewSet):
         },
     )
     def retrieve(self, request, consignmentReference: str):
-        return Response(consignment_json(self.timeline(consignmentReference)))
+        timeline = self.timeline(consignmentReference)
+        return json_body(timeline.cached("sorted", lambda: render_json(consignment_json(timeline))))
 
     @extend_schema(
         operation_id="GetEventsPerPackage",
@@ -872,7 +882,10 @@ class ConsignmentTrackingViewSet(SortedViewSet):
         },
     )
     def flattened(self, request, consignmentReference: str):
-        return Response(flattened_json(self.timeline(consignmentReference)))
+        timeline = self.timeline(consignmentReference)
+        return json_body(
+            timeline.cached("sorted-flattened", lambda: render_json(flattened_json(timeline)))
+        )
 
     def timeline(self, reference: str) -> Timeline:
         try:

@@ -1,0 +1,86 @@
+"""Requests per second of the page, its live 304, and both API reads, against a bare Django view.
+
+    python bench/http_bench.py [--postgres] [--seconds 10]
+
+Serves the project with gunicorn (the production config: 2 x cores + 1 sync workers) on
+loopback, measures each endpoint with wrk in the same run, and prints each figure with its
+ratio to the bare template view and the issue's target. Also prints the SQL query count per
+request and the workers' memory after the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import urllib.request
+from pathlib import Path
+
+from common import RESULTS, bench_env, postgres_url, prepare, serve, sqlite_url, verdict, wrk
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def etag_of(url: str, headers: dict) -> str:
+    request = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(request) as response:
+        return response.headers["ETag"]
+
+
+def rss_mb(pid: int) -> list[float]:
+    """Resident memory of each gunicorn worker (children of the master)."""
+    sizes = []
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        for line in Path(f"/proc/{child}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                sizes.append(int(line.split()[1]) / 1024)
+    return sizes
+
+
+def run(database_url: str, seconds: int, consignments: int) -> list[tuple]:
+    data = prepare(database_url, consignments)
+    env = bench_env(database_url)
+    page = f"/track/{data['typical']}/"
+    client = {"Authorization": f"Bearer {data['client_key']}"}
+    sorted_key = {"ocp-apim-subscription-key": data["client_key"]}
+    rows = []
+    with serve(env) as (base, process):
+        live = {"HX-Request": "true", "Accept-Language": "en"}
+        live["If-None-Match"] = etag_of(base + page, live)
+        cases = [
+            ("bare Django template view", "/bench/bare/", {}, None),
+            ("tracking page", page, {"Accept-Language": "en"}, 0.50),
+            ("live region, 304", page, live, 0.80),
+            ("GET /tracking/{ref}", f"/tracking/{data['typical']}", sorted_key, 0.50),
+            ("GET /v1/consignments/{id}", f"/v1/consignments/{data['typical_id']}", client, 0.50),
+        ]
+        wrk(base + "/bench/bare/", seconds=2)  # warm every worker
+        baseline = None
+        for name, path, headers, target in cases:
+            result = wrk(base + path, seconds=seconds, headers=headers)
+            baseline = baseline or result.requests_per_second
+            ratio = result.requests_per_second / baseline
+            rows.append((name, result, ratio, target))
+        memory = rss_mb(process.pid)
+    print(f"\nHTTP: {database_url.split(':')[0]}, {data['consignments']:,} consignments")
+    for name, result, ratio, target in rows:
+        goal = f"target >= {target:.0%}: {verdict(ratio, target)}" if target else "reference"
+        print(f"  {name:28} {result}  {ratio:6.0%} of bare  ({goal})")
+    print(
+        f"  worker memory after the run: max {max(memory):.0f} MB RSS over {len(memory)} "
+        f"workers (target < 100 MB: {verdict(max(memory), 100, higher_is_better=False)})"
+    )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--consignments", type=int, default=1000)
+    args = parser.parse_args()
+    url = postgres_url("bench_tracking") if args.postgres else sqlite_url("bench.sqlite3")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    run(url, args.seconds, args.consignments)
+
+
+if __name__ == "__main__":
+    main()
