@@ -43,7 +43,7 @@ from tracking.models import (  # noqa: E402
 from tracking.services import EventSpec, PackageSpec  # noqa: E402
 
 TYPICAL = "EC-BEN-000-001"
-KEYS_FILE = Path(__file__).resolve().parent / "results" / "keys.json"
+RESULTS = Path(__file__).resolve().parent / "results"
 CODES = [
     ("LABEL_PRINTED", 1),
     ("COLLECTED_BY_CARRIER", 2),
@@ -305,7 +305,10 @@ def _insert(model, columns, rows):
 
 
 def keys(brand: Brand, carrier: Carrier) -> dict:
-    """A client and a carrier key for the benchmarks, issued once and kept in results/."""
+    """A client and a carrier key for the benchmarks, issued once per database and kept in
+    results/."""
+    name = Path(str(connection.settings_dict["NAME"])).name
+    KEYS_FILE = RESULTS / f"keys-{connection.vendor}-{name}.json"  # noqa: N806
     if KEYS_FILE.exists():
         stored = json.loads(KEYS_FILE.read_text())
         if stored.get("database") == connection.settings_dict["NAME"] and all(

@@ -308,7 +308,8 @@ class Package(models.Model):
     status_received_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
-        ordering = ["consignment", "sequence", "reference"]
+        # No ordering by the consignment: it would join and sort on every query of packages.
+        ordering = ["sequence", "reference"]
         constraints = [status_range("status", "package_status_range")]
         # The timeline's packages of one consignment, in order.
         indexes = [models.Index(fields=["consignment", "sequence"], name="package_consignment")]
@@ -351,7 +352,7 @@ class TrackingRecord(models.Model):
     last_updated_date = models.DateField(default=timezone.localdate, editable=False)
 
     class Meta:
-        ordering = ["consignment", "sequence", "created_utc"]
+        ordering = ["sequence", "created_utc"]
         verbose_name = "tracking record (leg)"
         verbose_name_plural = "tracking records (legs)"
         constraints = [status_range("status", "leg_status_range")]

@@ -444,21 +444,23 @@ def _store(
         .order_by("pk")
         .values_list("pk", "revision")
     )
-    leg_ids = {spec.leg.pk for spec in specs}
-    legs = {
-        row[0]: _Derived(*row)
-        for row in TrackingRecord.objects.filter(pk__in=leg_ids).values_list(*_Derived.FIELDS)
-    }
+    # The legs with the packages each carries (none listed: every package), in one query.
+    legs, coverage = {}, defaultdict(set)
+    for *row, package_id in (
+        TrackingRecord.objects.filter(pk__in={spec.leg.pk for spec in specs})
+        .order_by()
+        .values_list(*_Derived.FIELDS, "packages__id")
+    ):
+        legs.setdefault(row[0], _Derived(*row))
+        if package_id is not None:
+            coverage[row[0]].add(package_id)
     packages = defaultdict(list)
-    for row in Package.objects.filter(consignment_id__in=consignment_ids).values_list(
-        *_Derived.FIELDS
+    for row in (
+        Package.objects.filter(consignment_id__in=consignment_ids)
+        .order_by()
+        .values_list(*_Derived.FIELDS)
     ):
         packages[row[1]].append(_Derived(*row))
-    coverage = defaultdict(set)
-    for leg_id, package_id in TrackingRecord.packages.through.objects.filter(
-        trackingrecord_id__in=leg_ids
-    ).values_list("trackingrecord_id", "package_id"):
-        coverage[leg_id].add(package_id)
 
     renamed = carrier_name is not None and _rename_carrier(specs[0].leg.pk, carrier_name, now)
 

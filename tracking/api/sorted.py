@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponse, JsonResponse
 from django.urls import path
 from django.utils import timezone
@@ -544,8 +543,11 @@ class BatchReader:
         legs = access.legs_for_carrier(self.key, {number for _path, number in self.numbers})
         found = access.packages_by_reference({p.reference for p in self.packages if p.reference})
         # Which packages each leg carries (none listed: every package of its consignment).
-        prefetch_related_objects(list(legs.values()), "packages")
-        carried = {leg.pk: {p.pk for p in leg.packages.all()} for leg in legs.values()}
+        carried = {leg.pk: set() for leg in legs.values()}
+        for leg_id, package_id in TrackingRecord.packages.through.objects.filter(
+            trackingrecord_id__in=carried
+        ).values_list("trackingrecord_id", "package_id"):
+            carried[leg_id].add(package_id)
 
         for target, number in self.numbers:
             if number not in legs:
