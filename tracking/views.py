@@ -29,12 +29,13 @@ from django.views.decorators.http import require_http_methods, require_safe
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseStopPolling
 
-from tracking import access, presenters, theme, verification
+from tracking import access, presenters, ratelimit, theme, verification
 from tracking.models import Brand
 from tracking.timeline import Timeline
 from tracking.verification import Outcome
 
 BODY_CACHE_SECONDS = 60 * 60
+LOOKUP_SCOPE = "lookup-client"
 PAGE_TEMPLATE = "tracking/consignment.html"
 EMBED_TEMPLATE = "tracking/embed.html"
 LIVE_TEMPLATE = "tracking/consignment.html#live"
@@ -164,7 +165,32 @@ def _lookup(
     return response
 
 
-def _unknown(request: HttpRequest, typed: str) -> HttpResponse:
+def _count_lookup(request: HttpRequest) -> HttpResponse | None:
+    """Count a request that looks a parcel up against the client's RATE_LIMIT_LOOKUP; once it
+    is over, a friendly 429. Full page loads, lookups and misses count; polling a parcel the
+    visitor already has open does not, so a page left open never runs into the limit."""
+    decision = ratelimit.hit(
+        LOOKUP_SCOPE, ratelimit.client_address(request), settings.RATE_LIMIT_LOOKUP
+    )
+    if decision.allowed:
+        return None
+    response = _problem(
+        request,
+        status=429,
+        title=_("Too many requests"),
+        message=_(
+            "You have looked up a lot of parcels in a short time. Please wait a minute and "
+            "try again."
+        ),
+    )
+    response["Retry-After"] = str(decision.retry_after)
+    return response
+
+
+def _unknown(request: HttpRequest, typed: str, *, counted: bool = True) -> HttpResponse:
+    """No such parcel: 404 with the form. A miss always counts against the lookup limit."""
+    if not counted and (limited := _count_lookup(request)):
+        return limited
     return _lookup(
         request,
         status=404,
@@ -294,6 +320,8 @@ def home(request: HttpRequest) -> HttpResponse:
 def lookup(request: HttpRequest) -> HttpResponse:
     """GET ?reference= redirects to the page; POST is the home form, with an optional
     postcode that is verified before redirecting."""
+    if limited := _count_lookup(request):
+        return limited
     data = request.POST if request.method == "POST" else request.GET
     typed = data.get("reference", "")
     postcode = data.get("postcode", "") if request.method == "POST" else ""
@@ -358,9 +386,12 @@ def embed(request: HttpRequest, reference: str) -> HttpResponse:
 
 def _tracking(request: HttpRequest, reference: str, *, embedded: bool) -> HttpResponse:
     route = "embed" if embedded else "consignment"
+    polling = bool(request.htmx)
+    if not polling and (limited := _count_lookup(request)):
+        return limited
     canonical = _tidy_reference(reference)
     if canonical is None:
-        return _unknown(request, reference)
+        return _unknown(request, reference, counted=not polling)
     if canonical != reference:
         query = request.META.get("QUERY_STRING", "")
         target = reverse(route, kwargs={"reference": canonical})
@@ -368,7 +399,7 @@ def _tracking(request: HttpRequest, reference: str, *, embedded: bool) -> HttpRe
     try:
         timeline = access.timeline_for_reference(canonical)
     except access.NotFound:
-        return _unknown(request, reference)
+        return _unknown(request, reference, counted=not polling)
 
     language = _language_for(request, timeline.brand)
     if embedded:

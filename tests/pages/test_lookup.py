@@ -160,3 +160,45 @@ class TestBadInput:
 
         html = loader.get_template("500.html").render({})
         assert "Something went wrong on our side" in html
+
+
+class TestLookupRateLimit:
+    """RATE_LIMIT_LOOKUP: page loads, lookups and misses count per client; polls do not."""
+
+    @pytest.fixture(autouse=True)
+    def tight(self, settings):
+        settings.RATE_LIMIT_LOOKUP = "3/m"
+
+    def test_a_client_over_the_limit_is_refused_politely(self, client, shipment):
+        for _ in range(3):
+            assert client.get(f"/track/{shipment.reference}/").status_code == 200
+        refused = client.get(f"/track/{shipment.reference}/")
+        assert refused.status_code == 429
+        assert int(refused["Retry-After"]) > 0
+        assert "Too many requests" in refused.content.decode()
+
+    def test_once_refused_a_client_learns_nothing_about_any_reference(self, client, shipment):
+        for _ in range(3):
+            client.get("/track/EC-ZZZ-ZZZ-ZZZ/")
+        assert client.get(f"/track/{shipment.reference}/").status_code == 429
+        assert client.get("/track/EC-ZZZ-ZZZ-ZZA/").status_code == 429
+        assert client.get("/track/", {"reference": shipment.reference}).status_code == 429
+
+    def test_polling_a_known_parcel_never_counts(self, client, shipment):
+        url = f"/track/{shipment.reference}/"
+        for _ in range(10):
+            assert client.get(url, headers={"HX-Request": "true"}).status_code == 200
+        assert client.get(url).status_code == 200
+
+    def test_polling_for_unknown_references_counts(self, client, shipment):
+        for n in range(3):
+            client.get(f"/track/EC-ZZZ-ZZZ-ZZ{n}/", headers={"HX-Request": "true"})
+        assert (
+            client.get("/track/EC-ZZZ-ZZZ-ZZ9/", headers={"HX-Request": "true"}).status_code == 429
+        )
+
+    def test_other_clients_are_not_affected(self, client, shipment):
+        for _ in range(4):
+            client.get(f"/track/{shipment.reference}/")
+        other = client.get(f"/track/{shipment.reference}/", REMOTE_ADDR="198.51.100.20")
+        assert other.status_code == 200
