@@ -1,0 +1,134 @@
+"""Both wire APIs fuzzed from their own OpenAPI schema with Schemathesis.
+
+Every operation of /api/schema/ gets at least 100 generated requests (valid and invalid ones)
+with a valid key of the kind it needs; half of them carry real identifiers so that the deeper
+code runs too, not only the 404s. No answer may be a server error, and every answer must match
+the status codes, media types, headers and bodies the schema documents.
+"""
+
+import hashlib
+from collections import Counter
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from config.wsgi import application
+from tests.factories import add_events, make_consignment, make_leg
+from tracking import services
+
+schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+
+# Invalid requests are generated too and must get documented answers, but Schemathesis's
+# negative_data_rejection is not asserted: it counts unknown query parameters as invalid, which
+# both APIs ignore on purpose (as the services they mirror do), and it cannot know that this
+# test adds a valid key to every request. The APIs' own bad-input tables cover rejection.
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+
+@pytest.fixture
+def in_process_requests():
+    """Requests made straight to the WSGI app must not close the test's connection at their
+    end (Django's own test client disconnects the same handlers)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def world(db, brand, carrier, settings, in_process_requests):
+    """A brand with a shipment on a carrier's leg, and a key of each kind."""
+    settings.RATE_LIMIT_API = "1000000/m"  # the fuzzer, not the throttle, is under test here
+    consignment = make_consignment(brand, packages=2, reference="EC-FUZ-000-001")
+    leg = make_leg(consignment, carrier=carrier, tracking_number="FUZZ0001")
+    add_events(leg, (1, "COLLECTED_BY_CARRIER"), (2, "IN_TRANSIT"))
+    _client, client_secret = services.issue_api_key(name="Fuzz shop", brand=brand)
+    _carrier, carrier_secret = services.issue_api_key(name="Fuzz carrier", carrier=carrier)
+    return {
+        "consignment": consignment,
+        "leg": leg,
+        "package": consignment.packages.order_by("sequence").first(),
+        "client": client_secret,
+        "carrier": carrier_secret,
+        "carrier_code": carrier.code,
+    }
+
+
+def planted(case) -> bool:
+    """Whether this example gets real identifiers: half of the valid ones (an invalid one must
+    stay invalid), decided by the example itself so that Hypothesis can replay and shrink it."""
+    meta = getattr(case, "_meta", None)
+    if meta is not None and meta.generation.mode.is_negative:
+        return False
+    return hashlib.sha256(repr((case.path_parameters, case.body)).encode()).digest()[0] % 2 == 0
+
+
+def plant(case, world) -> None:
+    real = {
+        "consignmentId": str(world["consignment"].pk),
+        "consignmentTrackingId": str(world["leg"].pk),
+        "consignmentReference": world["consignment"].reference,
+    }
+    for name in case.path_parameters or {}:
+        if name in real:
+            case.path_parameters[name] = real[name]
+    body = case.body
+    if isinstance(body, dict) and "ConsignmentTrackingEvents" in body:
+        body["CarrierReference"] = world["carrier_code"]
+        for item in body.get("ConsignmentTrackingEvents") or []:
+            if isinstance(item, dict):
+                item["ConsignmentTrackingReference"] = world["leg"].tracking_number
+                for package in item.get("PackageTrackingEvents") or []:
+                    if isinstance(package, dict):
+                        package["PackageReference"] = world["package"].reference
+
+
+def credentials(case, world) -> dict:
+    if case.path.startswith("/tracking/carrier"):
+        return {"ocp-apim-subscription-key": world["carrier"]}
+    if case.path.startswith("/tracking/"):
+        return {"ocp-apim-subscription-key": world["client"]}
+    return {"Authorization": f"Bearer {world['client']}"}
+
+
+CASES_PER_OPERATION = 100
+cases_run: Counter = Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def every_operation_was_fuzzed_enough():
+    yield
+    starved = {op: n for op, n in cases_run.items() if n < CASES_PER_OPERATION}
+    assert not starved, f"operations fuzzed with fewer than {CASES_PER_OPERATION} cases: {starved}"
+
+
+@schema.parametrize()
+@settings(
+    max_examples=CASES_PER_OPERATION,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_no_input_breaks_the_apis_or_their_schema(case, world):
+    if case.method.upper() == case.operation.method.upper():  # not a wrong-method probe
+        cases_run[f"{case.method.upper()} {case.path}"] += 1
+    if planted(case):
+        plant(case, world)
+    case.call_and_validate(headers=credentials(case, world), checks=CHECKS)
