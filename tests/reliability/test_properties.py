@@ -1,0 +1,138 @@
+"""Properties of the write path that must hold for any events in any order (Hypothesis)."""
+
+import datetime as dt
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.factories import BrandFactory, CarrierFactory, make_consignment, make_leg
+from tracking import services
+from tracking.models import Consignment, EventSource, TrackingEvent
+from tracking.services import EventSpec
+from tracking.status import CODE_STATUS
+from tracking.timeline import Timeline
+
+pytestmark = pytest.mark.django_db
+PROPERTY = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+CODES = st.sampled_from([*CODE_STATUS, "SCANNED_AT_GATEWAY", "CUSTOMS_NOTE"])
+
+# An event: when it happened (distinct minutes), its code, whose package (None: the leg's), and
+# which leg of two it is on.
+events_strategy = st.lists(
+    st.tuples(
+        st.integers(0, 5000),
+        CODES,
+        st.sampled_from([None, 0, 1]),
+        st.sampled_from([0, 1]),
+    ),
+    min_size=1,
+    max_size=25,
+    unique_by=lambda e: e[0],
+)
+
+
+def shipment():
+    consignment = make_consignment(BrandFactory(), packages=2)
+    legs = [
+        make_leg(consignment, carrier=CarrierFactory(), tracking_number=f"L{n}") for n in (0, 1)
+    ]
+    return consignment, legs, list(consignment.packages.order_by("sequence"))
+
+
+def specs(events, legs, packages):
+    return [
+        EventSpec(
+            leg=legs[leg],
+            occurred_at=T0 + dt.timedelta(minutes=minute),
+            code=code,
+            description=f"at {minute}",
+            package=packages[package] if package is not None else None,
+        )
+        for minute, code, package, leg in events
+    ]
+
+
+def outcome(consignment):
+    """Everything a reader sees: statuses at every level and each package's timeline."""
+    consignment.refresh_from_db()
+    timeline = Timeline.load(Consignment.objects.filter(pk=consignment.pk))
+    return {
+        "consignment": consignment.status,
+        "packages": [p.status for p in timeline.packages],
+        "legs": [leg.status for leg in timeline.legs],
+        "timelines": [
+            [(e.occurred_at, e.code, e.description, e.package_id is None) for _l, e in pt.events]
+            for pt in timeline.by_package
+        ],
+    }
+
+
+@PROPERTY
+@given(events=events_strategy, seed=st.integers(0, 2**32 - 1), batches=st.integers(1, 4))
+def test_any_order_and_batching_of_the_same_events_gives_the_same_result(events, seed, batches):
+    in_order, legs_a, packages_a = shipment()
+    services.record_events(events=specs(events, legs_a, packages_a), source=EventSource.SORTED)
+
+    shuffled = list(events)
+    random.Random(seed).shuffle(shuffled)
+    scrambled, legs_b, packages_b = shipment()
+    size = -(-len(shuffled) // batches)
+    for start in range(0, len(shuffled), size):
+        chunk = shuffled[start : start + size]
+        services.record_events(events=specs(chunk, legs_b, packages_b), source=EventSource.SORTED)
+
+    assert outcome(scrambled) == outcome(in_order)
+
+
+@PROPERTY
+@given(events=events_strategy, repeats=st.integers(1, 3))
+def test_re_posting_never_adds_rows_or_changes_anything(events, repeats):
+    consignment, legs, packages = shipment()
+    services.record_events(events=specs(events, legs, packages), source=EventSource.SORTED)
+    stored = TrackingEvent.objects.filter(tracking_record__consignment=consignment).count()
+    before = outcome(consignment)
+    revision = Consignment.objects.get(pk=consignment.pk).revision
+    for _ in range(repeats):
+        result = services.record_events(
+            events=specs(events, legs, packages), source=EventSource.SORTED
+        )
+        assert result.stored == 0
+    assert TrackingEvent.objects.filter(tracking_record__consignment=consignment).count() == stored
+    assert outcome(consignment) == before
+    assert Consignment.objects.get(pk=consignment.pk).revision == revision
+
+
+@PROPERTY
+@given(events=events_strategy)
+def test_the_incremental_statuses_always_equal_a_full_recompute(events):
+    consignment, legs, packages = shipment()
+    for event in events:  # one write per event: the incremental path at its busiest
+        services.record_events(events=specs([event], legs, packages), source=EventSource.SORTED)
+    incremental = outcome(consignment)
+    services.rederive(consignment)
+    assert outcome(consignment) == incremental
+
+
+@PROPERTY
+@given(
+    events=st.lists(
+        st.tuples(st.integers(0, 3), CODES, st.sampled_from([None, 0, 1]), st.sampled_from([0])),
+        min_size=2,
+        max_size=12,
+    ),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_events_at_the_same_moment_in_one_batch_give_one_result_whatever_their_order(events, seed):
+    first, legs_a, packages_a = shipment()
+    services.record_events(events=specs(events, legs_a, packages_a), source=EventSource.SORTED)
+    shuffled = list(events)
+    random.Random(seed).shuffle(shuffled)
+    second, legs_b, packages_b = shipment()
+    services.record_events(events=specs(shuffled, legs_b, packages_b), source=EventSource.SORTED)
+    statuses = ("consignment", "packages", "legs")
+    assert {k: outcome(second)[k] for k in statuses} == {k: outcome(first)[k] for k in statuses}
