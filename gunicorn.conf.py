@@ -12,4 +12,5 @@ max_requests_jitter = 10_000
 timeout = 30
 graceful_timeout = 30
 accesslog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# The path without its query string: embed pages carry short-lived access tokens there.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
