@@ -1,5 +1,6 @@
 """Rate limits shared across processes: Redis when configured, else the database."""
 
+import datetime as dt
 import threading
 
 import pytest
@@ -71,6 +72,9 @@ def test_concurrent_clients_exceed_the_limit_by_at_most_one(settings, use_redis)
         settings.REDIS_URL = ""
     allowed = []
     barrier = threading.Barrier(8)
+    # Start well inside a window: a fixed window rolling over mid-test would double the quota.
+    traveller = time_machine.travel(dt.datetime(2026, 1, 1, 10, 20, tzinfo=dt.UTC), tick=True)
+    traveller.start()
 
     def client():
         barrier.wait()
@@ -83,4 +87,5 @@ def test_concurrent_clients_exceed_the_limit_by_at_most_one(settings, use_redis)
         thread.start()
     for thread in threads:
         thread.join()
+    traveller.stop()
     assert 20 <= sum(allowed) <= 21
