@@ -146,6 +146,7 @@ class WrkResult:
     p99_ms: float
     requests: int
     errors: int  # socket errors plus non-2xx/3xx answers
+    max_ms: float = 0.0
 
     def __str__(self) -> str:
         return (
@@ -170,10 +171,12 @@ def wrk(
     threads: int = 2,
     headers: dict | None = None,
     script: str | None = None,
+    timeout: int = 2,
 ) -> WrkResult:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: install it with `apt-get install wrk`.")
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    command += ["--timeout", f"{timeout}s"]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     if script:
@@ -192,7 +195,8 @@ def wrk(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     ):
         errors += sum(int(n) for n in match.groups())
-    return WrkResult(rps, p50, p99, requests, errors)
+    maximum = re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", output)
+    return WrkResult(rps, p50, p99, requests, errors, _milliseconds(maximum.group(1)))
 
 
 def verdict(value: float, target: float, higher_is_better: bool = True) -> str:

@@ -3,6 +3,8 @@
 from django.shortcuts import render
 from django.urls import include, path
 
+from config.urls import handler404, handler500  # noqa: F401 (the portal's own error answers)
+
 
 def bare(request):
     return render(request, "bench/bare.html", {"greeting": "Hello, world", "items": range(5)})

@@ -155,12 +155,12 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     # A dead database must turn into a quick 503, not a worker stuck for the OS timeout.
     _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
-    # psycopg's pool keeps connections open between requests without Django's per-request
-    # "SELECT 1" health check (a round trip before every request's first query); a connection
-    # that broke is discarded when it is returned, so service resumes once the server is back.
-    _db["CONN_MAX_AGE"] = 0
+    # One persistent connection per worker thread, without Django's per-request health check
+    # (a "SELECT 1" round trip before every request's first query). A connection that broke
+    # (the server restarted) fails its request with a 503 and is closed at the end of it; the
+    # next request connects afresh, so service resumes as soon as the server is back.
+    _db["CONN_MAX_AGE"] = 600
     _db["CONN_HEALTH_CHECKS"] = False
-    _db["OPTIONS"]["pool"] = {"min_size": 1, "max_size": 4, "timeout": 3}
     # The hot queries are the same every time (tracking.prepared); planning the timeline's
     # joins costs PostgreSQL ten times what running them does, so let psycopg prepare a
     # statement on its connection after it has run a few times. (Behind PgBouncer in
