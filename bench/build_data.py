@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import os
 import sys
@@ -184,7 +183,13 @@ def _write_chunk(brand, carriers, start, stop, events_per):
             for e in range(events_per // len(carriers)):
                 code, status = CODES[min(e + leg_index * 5, len(CODES) - 1)]
                 occurred = created + dt.timedelta(hours=e + leg_index * 5)
-                identity = uuid.UUID(bytes=hashlib.sha256(f"{leg_id}-{e}".encode()).digest()[:16])
+                identity = TrackingEvent.identity_for(
+                    tracking_record_id=leg_id,
+                    package_id=None,
+                    code=code,
+                    occurred_at=occurred,
+                    description=f"Scan {e}",
+                )
                 events.append(
                     (
                         leg_id,

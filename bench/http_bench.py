@@ -60,13 +60,15 @@ def run(database_url: str, seconds: int, consignments: int) -> list[tuple]:
             ratio = result.requests_per_second / baseline
             rows.append((name, result, ratio, target))
         memory = rss_mb(process.pid)
+        served = sum(result.requests for _name, result, _ratio, _target in rows)
     print(f"\nHTTP: {database_url.split(':')[0]}, {data['consignments']:,} consignments")
     for name, result, ratio, target in rows:
         goal = f"target >= {target:.0%}: {verdict(ratio, target)}" if target else "reference"
         print(f"  {name:28} {result}  {ratio:6.0%} of bare  ({goal})")
     print(
-        f"  worker memory after the run: max {max(memory):.0f} MB RSS over {len(memory)} "
-        f"workers (target < 100 MB: {verdict(max(memory), 100, higher_is_better=False)})"
+        f"  worker memory after {served / len(memory):,.0f} requests each: max "
+        f"{max(memory):.0f} MB RSS over {len(memory)} workers (target < 100 MB after 10,000: "
+        f"{verdict(max(memory), 100, higher_is_better=False)})"
     )
     return rows
 

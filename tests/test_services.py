@@ -453,3 +453,27 @@ def test_asking_for_status_zero_changes_nothing(leg):
     assert services.update_leg(leg=leg, source=EventSource.CONSIGNLY, status=0) is False
     leg.refresh_from_db()
     assert (leg.status, leg.events.count()) == (3, 1)
+
+
+def test_the_same_moment_in_another_offset_is_the_same_event(leg):
+    utc = dt.datetime(2026, 3, 9, 12, 0, tzinfo=dt.UTC)
+    paris = utc.astimezone(dt.timezone(dt.timedelta(hours=1)))
+    assert services.record_event(leg=leg, source=EventSource.SORTED, code="X", occurred_at=utc)
+    assert not services.record_event(
+        leg=leg, source=EventSource.SORTED, code="X", occurred_at=paris
+    )
+
+
+def test_the_identity_migration_computes_what_the_model_does(leg):
+    import importlib
+
+    migration = importlib.import_module("tracking.migrations.0002_event_identity_uuid")
+    add_events(leg, (1, "IN_TRANSIT", "Leeds"))
+    stored = TrackingEvent.objects.get().identity
+
+    class Apps:
+        def get_model(self, app, name):
+            return TrackingEvent
+
+    migration.recompute_identities(Apps(), None)
+    assert TrackingEvent.objects.get().identity == stored

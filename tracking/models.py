@@ -11,7 +11,7 @@ import re
 import secrets
 import uuid
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from django.core.exceptions import ValidationError
@@ -34,6 +34,9 @@ EMBED_ORIGIN = re.compile(
     r"^https?://(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
     r"(:\d{1,5})?$"
 )
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 NAME_MAX = 200  # carrier name, service name, location, signed-by
 REFERENCE_MAX = 100  # tracking number and customer references
@@ -454,10 +457,12 @@ class TrackingEvent(models.Model):
         occurred_at: datetime,
         description: str,
     ) -> uuid.UUID:
-        """The de-duplication key shared by both APIs (design section 3)."""
-        instant = occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        parts = [str(tracking_record_id), str(package_id or "-"), code, instant, description]
-        return uuid.UUID(bytes=hashlib.sha256("\x1f".join(parts).encode()).digest()[:16])
+        """The de-duplication key shared by both APIs (design section 3): the moment counts
+        in microseconds since the epoch, so the same instant in any offset is the same event."""
+        instant = (occurred_at - _EPOCH) // _MICROSECOND
+        package = package_id.hex if package_id else "-"
+        key = f"{tracking_record_id.hex}\x1f{package}\x1f{code}\x1f{instant}\x1f{description}"
+        return uuid.UUID(bytes=hashlib.sha256(key.encode()).digest()[:16])
 
     @property
     def status_key(self) -> rules.StatusKey:

@@ -461,6 +461,7 @@ def _store(
         .values_list(*_Derived.FIELDS)
     ):
         packages[row[1]].append(_Derived(*row))
+    package_ids = {cid: {p.id for p in rows} for cid, rows in packages.items()}
 
     renamed = carrier_name is not None and _rename_carrier(specs[0].leg.pk, carrier_name, now)
 
@@ -470,7 +471,7 @@ def _store(
         if leg is None:
             raise ValidationError({f"{spec.field_prefix}leg": "no longer exists"})
         package_id = spec.package.pk if spec.package else None
-        if package_id and not _covers(leg, coverage, packages, package_id):
+        if package_id and not _covers(leg, coverage, package_ids, package_id):
             raise ValidationError(
                 {f"{spec.field_prefix}package": f"{spec.package.reference} is not on this leg"}
             )
@@ -618,10 +619,10 @@ def _rename_carrier(leg_id, carrier_name: str, now: dt.datetime) -> bool:
     return True
 
 
-def _covers(leg: _Derived, coverage, packages, package_id) -> bool:
+def _covers(leg: _Derived, coverage, package_ids, package_id) -> bool:
     if coverage.get(leg.id):
         return package_id in coverage[leg.id]
-    return any(p.id == package_id for p in packages[leg.consignment_id])
+    return package_id in package_ids[leg.consignment_id]
 
 
 def _derive(new_rows, legs, packages, coverage, revisions, now) -> None:

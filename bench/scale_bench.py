@@ -1,0 +1,137 @@
+"""Latency with a million consignments against latency with a thousand (PostgreSQL).
+
+    python bench/scale_bench.py [--consignments 1000000] [--seconds 10]
+
+Fills two databases (bench_small with 1,000 consignments, bench_scale with the given number,
+10 events each; the large one takes several minutes the first time and is kept), serves each
+with gunicorn, measures the page and both API reads with wrk at a moderate load, and prints the
+median and p99 latency of each with the large/small ratio (target: within 20 %). Then prints
+PostgreSQL's plan for every lookup the hot paths make, to show that each uses an index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+
+from common import PYTHON, ROOT, bench_env, postgres_url, prepare, serve, wrk
+
+# The hot paths' lookups, as tracking.timeline, tracking.api.auth, tracking.access and
+# tracking.services run them (the page and both APIs read; ingestion resolves and stores).
+EXPLAIN = """
+import django, json
+django.setup()
+from django.db import connection
+from tracking.models import *
+from tracking.timeline import _HEADS, _LEGS
+from tracking.api.auth import _USABLE_KEY
+typical = Consignment.objects.get(reference="EC-BEN-000-001")
+leg = typical.legs.first()
+checks = {
+    "timeline head by reference": _HEADS[("reference",)],
+    "timeline head by id and brand": _HEADS[("brand_id", "pk")],
+    "legs with their events": _LEGS,
+    "API key by its secret's hash": _USABLE_KEY,
+}
+values = {
+    "timeline head by reference": {"reference": typical.reference},
+    "timeline head by id and brand": {"pk": typical.pk, "brand_id": typical.brand_id},
+    "legs with their events": {"consignment_id": typical.pk},
+    "API key by its secret's hash": {"hashed": "0" * 64, "now": typical.created_utc},
+}
+plans = {}
+with connection.cursor() as cursor:
+    for name, prepared in checks.items():
+        compiler, sql, params, positions, _converters = prepared._compiled("default")
+        params = list(params)
+        for key, value in values[name].items():
+            field = prepared.inputs[key][0]
+            for position in positions[key]:
+                params[position] = field.get_db_prep_value(value, connection)
+        cursor.execute("EXPLAIN " + sql, params)
+        plans[name] = [row[0] for row in cursor.fetchall()]
+    orm = {
+        "carrier's legs by tracking number": TrackingRecord.objects.filter(
+            carrier_id=leg.carrier_id, tracking_number__in=[leg.tracking_number]).order_by(),
+        "packages by reference": Package.objects.filter(
+            reference__in=["EP-000-000-010"]).order_by(),
+        "events already stored (identity)": TrackingEvent.objects.filter(
+            identity__in=[TrackingEvent.objects.first().identity]).values("id"),
+    }
+    for name, queryset in orm.items():
+        sql, params = queryset.query.sql_with_params()
+        cursor.execute("EXPLAIN " + sql, params)
+        plans[name] = [row[0] for row in cursor.fetchall()]
+print(json.dumps(plans))
+"""
+
+
+def latency(database_url: str, consignments: int, seconds: int) -> dict:
+    data = prepare(database_url, consignments=consignments)
+    env = bench_env(database_url)
+    cases = {
+        "tracking page": (f"/track/{data['typical']}/", {"Accept-Language": "en"}),
+        "GET /tracking/{ref}": (
+            f"/tracking/{data['typical']}",
+            {"ocp-apim-subscription-key": data["client_key"]},
+        ),
+        "GET /v1/consignments/{id}": (
+            f"/v1/consignments/{data['typical_id']}",
+            {"Authorization": f"Bearer {data['client_key']}"},
+        ),
+    }
+    results = {}
+    with serve(env) as (base, _process):
+        for path, headers in cases.values():
+            wrk(base + path, seconds=2, headers=headers, connections=4)  # warm up
+        for name, (path, headers) in cases.items():
+            # A moderate load (4 connections), so latency shows the database, not the queue.
+            results[name] = wrk(base + path, seconds=seconds, headers=headers, connections=4)
+    return {"consignments": data["consignments"], "results": results}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--consignments", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args()
+    small = latency(postgres_url("bench_small"), 1000, args.seconds)
+    large_url = postgres_url("bench_scale")
+    large = latency(large_url, args.consignments, args.seconds)
+
+    print(
+        f"\nScale: PostgreSQL, {small['consignments']:,} vs {large['consignments']:,} "
+        "consignments (10 events each), 4 connections"
+    )
+    for name, small_result in small["results"].items():
+        large_result = large["results"][name]
+        for label, a, b in [
+            ("median", small_result.p50_ms, large_result.p50_ms),
+            ("p99", small_result.p99_ms, large_result.p99_ms),
+        ]:
+            change = b / a - 1
+            verdict = "met" if change <= 0.20 else "NOT MET"
+            print(
+                f"  {name:28} {label:6} {a:6.1f} ms -> {b:6.1f} ms  ({change:+.0%}; "
+                f"target <= +20%: {verdict})"
+            )
+
+    output = subprocess.run(
+        [PYTHON, "-c", EXPLAIN],
+        cwd=ROOT,
+        env=bench_env(large_url),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    plans = json.loads(output.strip().splitlines()[-1])
+    print("\nEvery lookup uses an index (EXPLAIN on the large database):")
+    for name, plan in plans.items():
+        scans = [line.strip() for line in plan if "Scan" in line]
+        sequential = [line for line in scans if "Seq Scan" in line]
+        print(f"  {name}: {'; '.join(scans)}{'  <-- SEQUENTIAL' if sequential else ''}")
+
+
+if __name__ == "__main__":
+    main()
