@@ -17,22 +17,15 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 from urllib.parse import urljoin
 
 from playwright.sync_api import Page, sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.browser import ARGS, CHROMIUM  # noqa: E402
+
 SHOWCASE = "/track/EC-DEM-000-001/"
 WIDTHS = (360, 1280)
 MAX_HEIGHT = 4000  # keep the PNGs small: the top of a very long page is what matters

@@ -6,6 +6,7 @@ so the rules live (and are tested) in exactly one place.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -129,6 +130,7 @@ _CODE_SHAPE = re.compile(r"^[A-Z0-9]+(_[A-Z0-9]+)*$")
 _CODE_SEPARATORS = re.compile(r"[\s\-]+")
 
 
+@functools.lru_cache(maxsize=4096)  # a carrier's feed repeats a handful of codes
 def normalise_code(raw: str) -> str:
     """Upper-snake form of a carrier's code ('Out for-delivery' -> 'OUT_FOR_DELIVERY').
 

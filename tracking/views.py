@@ -187,6 +187,15 @@ def _count_lookup(request: HttpRequest) -> HttpResponse | None:
     return response
 
 
+def _find(request: HttpRequest, typed: str, *, counted: bool = True) -> Timeline | HttpResponse:
+    """The consignment a visitor typed or followed a link to, or the page saying there is none."""
+    reference = _tidy_reference(typed)
+    try:
+        return access.timeline_for_reference(reference or "")
+    except access.NotFound:
+        return _unknown(request, typed, counted=counted)
+
+
 def _unknown(request: HttpRequest, typed: str, *, counted: bool = True) -> HttpResponse:
     """No such parcel: 404 with the form. A miss always counts against the lookup limit."""
     if not counted and (limited := _count_lookup(request)):
@@ -339,13 +348,9 @@ def lookup(request: HttpRequest) -> HttpResponse:
         )
     if not typed.strip():
         return _lookup(request, status=400, error=_("Enter your tracking reference."))
-    reference = _tidy_reference(typed)
-    if reference is None:
-        return _unknown(request, typed)
-    try:
-        timeline = access.timeline_for_reference(reference)
-    except access.NotFound:
-        return _unknown(request, typed)
+    timeline = _find(request, typed)
+    if isinstance(timeline, HttpResponse):
+        return timeline
     if postcode.strip():
         result = verification.check_postcode(request, timeline.consignment, postcode)
         if result.outcome is Outcome.LIMITED:
@@ -480,13 +485,9 @@ def embed_verify(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 def _verify(request: HttpRequest, reference: str, *, embedded: bool) -> HttpResponse:
-    canonical = _tidy_reference(reference)
-    if canonical is None:
-        return _unknown(request, reference)
-    try:
-        timeline = access.timeline_for_reference(canonical)
-    except access.NotFound:
-        return _unknown(request, reference)
+    timeline = _find(request, reference)
+    if isinstance(timeline, HttpResponse):
+        return timeline
     language = _language_for(request, timeline.brand)
     consignment = timeline.consignment
     surface = _embed_surface(request, timeline) if embedded else SITE

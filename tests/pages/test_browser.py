@@ -10,16 +10,13 @@ tests set (production polls every 30 seconds).
 
 import datetime as dt
 import os
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    pytest.skip(
-        "BROWSER TESTS SKIPPED: /usr/bin/chromium is missing (sudo apt-get install chromium)",
-        allow_module_level=True,
-    )
+from tests import browser as debian  # noqa: E402
+
+if not debian.available():
+    pytest.skip(debian.MISSING, allow_module_level=True)
 
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
@@ -34,16 +31,6 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 POSTCODE = "BS1 4DJ"
 REFERENCE = "EC-BRW-000-001"
 RECORD_CSP = """
@@ -57,7 +44,7 @@ document.addEventListener("securitypolicyviolation", (e) => {
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        chromium = playwright.chromium.launch(executable_path=debian.CHROMIUM, args=debian.ARGS)
         yield chromium
         chromium.close()
 

@@ -10,16 +10,13 @@ import datetime as dt
 import http.server
 import os
 import threading
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    pytest.skip(
-        "BROWSER TESTS SKIPPED: /usr/bin/chromium is missing (sudo apt-get install chromium)",
-        allow_module_level=True,
-    )
+from tests import browser as debian  # noqa: E402
+
+if not debian.available():
+    pytest.skip(debian.MISSING, allow_module_level=True)
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
@@ -31,17 +28,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--test-third-party-cookie-phaseout",
-]
+# Chromium then treats cookies in a cross-site frame as browsers that block them do.
+THIRD_PARTY_COOKIES_BLOCKED = "--test-third-party-cookie-phaseout"
 REFERENCE = "EC-EMB-000-001"
 POSTCODE = "BS1 4DJ"
 SHOP_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -79,7 +67,9 @@ class ShopSite:
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        chromium = playwright.chromium.launch(
+            executable_path=debian.CHROMIUM, args=[*debian.ARGS, THIRD_PARTY_COOKIES_BLOCKED]
+        )
         yield chromium
         chromium.close()
 

@@ -1,4 +1,5 @@
-"""API-key authentication for both wire APIs, and the permissions that split the key roles.
+"""What both wire APIs share: API-key authentication, the permissions that split the key
+roles, the per-key throttle, and a JSON parser that cannot be made to crash.
 
 Consignly clients send `Authorization: Bearer <key>`; Sorted clients and carriers send
 `ocp-apim-subscription-key: <key>` (Bearer is accepted there too). A key is looked up by the
@@ -13,6 +14,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 
 from tracking.models import ApiKey, Brand, Carrier
@@ -183,3 +185,13 @@ class ApiKeyRateThrottle:
 
     def wait(self) -> int | None:
         return self.decision.retry_after if self.decision else None
+
+
+class SafeJSONParser(JSONParser):
+    """JSON nested deeper than Python's recursion limit is malformed input, not a server error."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - nested too deeply.") from None

@@ -37,7 +37,6 @@ from rest_framework import exceptions, mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import BaseFilterBackend
 from rest_framework.pagination import BasePagination
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
@@ -46,7 +45,12 @@ from rest_framework.views import set_rollback
 
 from tracking import access, services
 from tracking import status as rules
-from tracking.api.auth import ApiKeyRateThrottle, BearerKeyAuthentication, HasClientKey
+from tracking.api.auth import (
+    ApiKeyRateThrottle,
+    BearerKeyAuthentication,
+    HasClientKey,
+    SafeJSONParser,
+)
 from tracking.models import (
     NAME_MAX,
     REFERENCE_MAX,
@@ -821,14 +825,6 @@ class SearchText(BaseFilterBackend):
 # -- Views -------------------------------------------------------------------------------------
 
 
-class JsonBody(JSONParser):
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise exceptions.ParseError("nested too deeply") from None
-
-
 def _json_body(body: bytes) -> HttpResponse:
     """A body already rendered (and kept per timeline version): sent as it is."""
     return HttpResponse(body, content_type="application/json")
@@ -857,7 +853,7 @@ class ConsignlyViewSet(viewsets.GenericViewSet):
     authentication_classes = [BearerKeyAuthentication]
     permission_classes = [HasClientKey]
     throttle_classes = [ApiKeyRateThrottle]
-    parser_classes = [JsonBody]
+    parser_classes = [SafeJSONParser]
     renderer_classes = [JSONRenderer]
     filter_backends = [SearchText]
     metadata_class = None  # OPTIONS is 405 like any other unsupported method

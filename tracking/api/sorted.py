@@ -29,7 +29,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import exceptions, serializers, viewsets
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -40,6 +39,7 @@ from tracking.api.auth import (
     ApiKeyRateThrottle,
     HasCarrierKey,
     HasClientKey,
+    SafeJSONParser,
     SubscriptionKeyAuthentication,
 )
 from tracking.models import (
@@ -633,16 +633,6 @@ def stored_failure(error: DjangoValidationError) -> ApiError:
 # -- HTTP plumbing -------------------------------------------------------------------------------
 
 
-class BatchJsonParser(JSONParser):
-    """JSON nested deeper than Python's recursion limit is malformed input, not a server error."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
-
-
 class AlwaysJson(DefaultContentNegotiation):
     """Answers are JSON whatever Accept says. Sorted also speaks XML; we don't, and answering
     JSON (Sorted's own default) serves clients that list XML first better than a 406 would."""
@@ -657,7 +647,7 @@ class SortedViewSet(viewsets.ViewSet):
     authentication_classes = [SubscriptionKeyAuthentication]
     throttle_classes = [ApiKeyRateThrottle]
     renderer_classes = [JSONRenderer]
-    parser_classes = [BatchJsonParser]
+    parser_classes = [SafeJSONParser]
     content_negotiation_class = AlwaysJson
     metadata_class = None
 
