@@ -251,8 +251,13 @@ class TestEmbedOrigins:
         assert Brand.objects.get(pk=brand.pk).embed_origins == ""
 
 
-def test_embed_js_is_served_at_a_stable_address(client):
-    response = client.get("/static/tracking/embed.js")
+def test_embed_js_is_served_at_a_stable_address(settings):
+    from django.test import Client
+
+    # Without collectstatic (a fresh checkout) whitenoise serves from the finders.
+    settings.WHITENOISE_USE_FINDERS = True
+    settings.WHITENOISE_AUTOREFRESH = True
+    response = Client().get("/static/tracking/embed.js")
     assert response.status_code == 200
     body = b"".join(response.streaming_content)
     assert b"tracking-portal:height" in body
