@@ -22,11 +22,13 @@ def test_settings(settings):
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    from django.core.cache import cache
+    from django.core.cache import caches
 
-    cache.clear()
+    for alias in ("default", "bodies"):
+        caches[alias].clear()
     yield
-    cache.clear()
+    for alias in ("default", "bodies"):
+        caches[alias].clear()
 
 
 @dataclass

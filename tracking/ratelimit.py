@@ -81,16 +81,20 @@ def _uses_redis() -> bool:
     return bool(settings.REDIS_URL)
 
 
+def _redis():
+    """The raw client of the default (Redis) cache: a counter needs INCR and EXPIRE in one
+    round trip, which the cache API cannot do."""
+    return cache._cache.get_client(write=True)
+
+
 def _increment(key: str, ends: float) -> int:
     ttl = max(1, math.ceil(ends - time.time())) + 1
     if _uses_redis():
-        for _attempt in range(3):
-            cache.add(key, 0, timeout=ttl)
-            try:
-                return cache.incr(key)
-            except ValueError:  # the window expired between add and incr
-                continue
-        return cache.incr(key)
+        pipe = _redis().pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, ttl, nx=True)
+        count, _ = pipe.execute()
+        return count
     expires = timezone.now() + timezone.timedelta(seconds=ttl)
     table = connection.ops.quote_name(RateCounter._meta.db_table)
     with connection.cursor() as cursor:
@@ -109,7 +113,7 @@ def _increment(key: str, ends: float) -> int:
 
 def _current(key: str) -> int:
     if _uses_redis():
-        return int(cache.get(key) or 0)
+        return int(_redis().get(key) or 0)
     return (
         RateCounter.objects.filter(key=key, expires_at__gte=timezone.now())
         .values_list("count", flat=True)

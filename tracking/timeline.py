@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db.models import QuerySet
 
 from tracking import status as rules
@@ -168,13 +168,14 @@ class Timeline:
 
     def cached(self, name: str, build: Callable[[], bytes]) -> bytes:
         """Something derived from this consignment alone (an API's body, say), built once per
-        version and kept in the cache (shared through Redis when configured). Every write bumps
-        the version, so what is kept is never stale; on a hit the legs are never loaded."""
+        version and kept in this process's memory. Every write bumps the version, so what is
+        kept is never stale; on a hit the legs are never loaded."""
+        bodies = caches["bodies"]
         key = f"timeline:{self.version}:{name}"
-        value = cache.get(key)
+        value = bodies.get(key)
         if value is None:
             value = build()
-            cache.set(key, value, CACHE_SECONDS)
+            bodies.set(key, value, CACHE_SECONDS)
         return value
 
     @cached_property

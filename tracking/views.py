@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from csp.constants import NONE
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -454,18 +454,19 @@ def _tracking(request: HttpRequest, reference: str, *, embedded: bool) -> HttpRe
 
 def _body(request, timeline, template, etag, language, verified, surface) -> str:
     """The rendered page or live region. The anonymous tier is the same for everyone who sends
-    the same validator, so it is rendered once per ETag and kept in the cache (shared through
-    Redis when configured); the ETag changes with every stored event, so it is never stale.
-    Pages with the recipient's details are never cached."""
+    the same validator, so it is rendered once per ETag and kept in this process's memory;
+    the ETag changes with every stored event, so it is never stale. Pages with the
+    recipient's details are never kept."""
+    bodies = caches["bodies"]
     key = None if verified else f"tracking:body:{template}:{etag}"
-    body = cache.get(key) if key else None
+    body = bodies.get(key) if key else None
     if body is None:
         context = _tracking_context(
             request, timeline, language=language, verified=verified, surface=surface
         )
         body = render_to_string(template, context, request)
         if key:
-            cache.set(key, body, BODY_CACHE_SECONDS)
+            bodies.set(key, body, BODY_CACHE_SECONDS)
     return body
 
 
