@@ -89,3 +89,24 @@ def test_concurrent_clients_exceed_the_limit_by_at_most_one(settings, use_redis)
         thread.join()
     traveller.stop()
     assert 20 <= sum(allowed) <= 21
+
+
+def test_a_client_keeps_one_database_row_across_windows(settings):
+    settings.REDIS_URL = ""
+    for moment in (1_800_000_000, 1_800_000_061, 1_800_000_122):
+        with time_machine.travel(moment, tick=False):
+            assert ratelimit.hit("test", "a", "1/m").allowed
+            assert not ratelimit.hit("test", "a", "1/m").allowed
+    assert RateCounter.objects.count() == 1
+
+
+def test_old_counters_are_swept_on_request(settings):
+    from django.core.management import call_command
+
+    settings.REDIS_URL = ""
+    with time_machine.travel(1_800_000_000, tick=False):
+        ratelimit.hit("test", "gone", "5/m")
+    with time_machine.travel(1_800_000_000 + 2 * 86400, tick=False):
+        ratelimit.hit("test", "here", "5/m")
+        call_command("sweepratelimits", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert RateCounter.objects.count() == 1

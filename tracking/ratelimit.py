@@ -7,9 +7,9 @@ its own allowance. Rates are strings like '10/h' (settings.env_rate checks them)
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import math
-import random
 import time
 from dataclasses import dataclass
 
@@ -42,38 +42,46 @@ class Decision:
     retry_after: int  # seconds until the window ends
 
 
-def _window(scope: str, ident: str, rate: Rate) -> tuple[str, int, float]:
+@dataclass(frozen=True)
+class _Window:
+    counter: str  # one counter per limited thing (the database row, reused across windows)
+    key: str  # one key per window of it (Redis, where each expires on its own)
+    ends: int  # epoch seconds at which this window ends
+    now: float
+
+
+def _window(scope: str, ident: str, rate: Rate) -> _Window:
     now = time.time()
     index = int(now // rate.period)
     # Hashing keeps keys short and keeps client addresses out of the counter table.
     digest = hashlib.sha256(f"{scope}\x1f{ident}".encode()).hexdigest()[:32]
-    ends = (index + 1) * rate.period
-    return f"rl:{scope}:{digest}:{index}", ends, now
+    counter = f"rl:{scope}:{digest}"
+    return _Window(counter, f"{counter}:{index}", (index + 1) * rate.period, now)
 
 
 def hit(scope: str, ident: str, rate: str) -> Decision:
     """Count one request against `ident`'s allowance; allowed while the count is within it."""
     parsed = Rate.parse(rate)
-    key, ends, now = _window(scope, ident, parsed)
-    count = _increment(key, ends)
+    window = _window(scope, ident, parsed)
+    count = _increment(window)
     return Decision(
         allowed=count <= parsed.limit,
         count=count,
         limit=parsed.limit,
-        retry_after=max(1, math.ceil(ends - now)),
+        retry_after=max(1, math.ceil(window.ends - window.now)),
     )
 
 
 def peek(scope: str, ident: str, rate: str) -> Decision:
     """Whether `ident` still has allowance, without counting anything."""
     parsed = Rate.parse(rate)
-    key, ends, now = _window(scope, ident, parsed)
-    count = _current(key)
+    window = _window(scope, ident, parsed)
+    count = _current(window)
     return Decision(
         allowed=count < parsed.limit,
         count=count,
         limit=parsed.limit,
-        retry_after=max(1, math.ceil(ends - now)),
+        retry_after=max(1, math.ceil(window.ends - window.now)),
     )
 
 
@@ -87,39 +95,51 @@ def _redis():
     return cache._cache.get_client(write=True)
 
 
-def _increment(key: str, ends: float) -> int:
-    ttl = max(1, math.ceil(ends - time.time())) + 1
+def _ends_at(window: _Window) -> dt.datetime:
+    return dt.datetime.fromtimestamp(window.ends, tz=dt.UTC)
+
+
+def _increment(window: _Window) -> int:
     if _uses_redis():
         pipe = _redis().pipeline(transaction=True)
-        pipe.incr(key)
-        pipe.expire(key, ttl, nx=True)
+        pipe.incr(window.key)
+        pipe.expire(window.key, max(1, math.ceil(window.ends - window.now)) + 1, nx=True)
         count, _ = pipe.execute()
         return count
-    expires = timezone.now() + timezone.timedelta(seconds=ttl)
     table = connection.ops.quote_name(RateCounter._meta.db_table)
     with connection.cursor() as cursor:
         # One atomic statement on SQLite (3.35+) and PostgreSQL alike: concurrent hits on the
-        # same key serialise on its row, so the limit is exceeded by at most one request.
+        # same counter serialise on its row, so the limit is exceeded by at most one request.
+        # The row is reused: a hit in a later window than the row's starts it again at 1, so
+        # nothing needs sweeping while requests are served.
         cursor.execute(
             f"INSERT INTO {table} (key, count, expires_at) VALUES (%s, 1, %s) "
-            f"ON CONFLICT (key) DO UPDATE SET count = {table}.count + 1 RETURNING count",
-            [key, expires],
+            f"ON CONFLICT (key) DO UPDATE SET "
+            f"count = CASE WHEN {table}.expires_at >= excluded.expires_at "
+            f"THEN {table}.count + 1 ELSE 1 END, "
+            f"expires_at = CASE WHEN {table}.expires_at >= excluded.expires_at "
+            f"THEN {table}.expires_at ELSE excluded.expires_at END "
+            f"RETURNING count",
+            [window.counter, _ends_at(window)],
         )
-        count = cursor.fetchone()[0]
-    if random.random() < 0.01:  # noqa: S311 - sweeping, not security
-        RateCounter.objects.filter(expires_at__lt=timezone.now()).delete()
-    return count
+        return cursor.fetchone()[0]
 
 
-def _current(key: str) -> int:
+def _current(window: _Window) -> int:
     if _uses_redis():
-        return int(_redis().get(key) or 0)
+        return int(_redis().get(window.key) or 0)
     return (
-        RateCounter.objects.filter(key=key, expires_at__gte=timezone.now())
+        RateCounter.objects.filter(key=window.counter, expires_at__gte=_ends_at(window))
         .values_list("count", flat=True)
         .first()
         or 0
     )
+
+
+def sweep(older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
+    """Delete the database counters of clients not seen for a while (cron: sweepratelimits)."""
+    deleted, _ = RateCounter.objects.filter(expires_at__lt=timezone.now() - older_than).delete()
+    return deleted
 
 
 def client_address(request) -> str:
