@@ -73,12 +73,6 @@ def api():
     return APIClient()
 
 
-@pytest.fixture(autouse=True)
-def no_rate_counter_sweeps(monkeypatch):
-    # The rate limiter sweeps expired windows on 1% of hits: one statement more, now and then.
-    monkeypatch.setattr("tracking.ratelimit.random.random", lambda: 1.0)
-
-
 def send(
     api, method, path, credential=None, body=None, *, raw=None, content_type="application/json"
 ):

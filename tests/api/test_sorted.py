@@ -81,12 +81,6 @@ def warm(credential) -> None:
     ApiKey.objects.filter(pk=credential.key.pk).update(last_used=timezone.now())
 
 
-@pytest.fixture(autouse=True)
-def no_rate_counter_sweeps(monkeypatch):
-    # The rate limiter sweeps expired windows on 1% of hits: one statement more, now and then.
-    monkeypatch.setattr("tracking.ratelimit.random.random", lambda: 1.0)
-
-
 def store(leg, *events, package=None):
     """Events with every field, as (hours, code, description, location, signed_by)."""
     services.record_events(

@@ -27,12 +27,6 @@ pytestmark = pytest.mark.django_db
 EVENT = "ConsignmentTrackingEvents[0].PackageTrackingEvents[0].TrackingEvents[0]"
 
 
-@pytest.fixture(autouse=True)
-def no_rate_counter_sweeps(monkeypatch):
-    # The rate limiter sweeps expired windows on 1% of hits: one statement more, now and then.
-    monkeypatch.setattr("tracking.ratelimit.random.random", lambda: 1.0)
-
-
 @pytest.fixture
 def package(consignment) -> Package:
     return consignment.packages.order_by("sequence").first()
