@@ -5,57 +5,105 @@ request (the 304 answer to a poll would spend over half its time there), while t
 answers the same SQL in tens of microseconds. A PreparedQuery builds its queryset once per
 thread (a connection belongs to one thread), keeps the SQL, the parameter positions of its
 inputs and Django's converters, and afterwards only executes.
+
+An input may also be a list (an `__in` filter): its SQL depends on the list's length, so each
+length up to MANY_CACHED is compiled once; longer lists (large batches, where the build cost is
+shared by many rows anyway) are compiled per call.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from django.db import connections
 from django.db.models import Field, QuerySet
+
+MANY_CACHED = 8
+
+
+class Many:
+    """Declares a list input: `Many(field, sentinel)` where sentinel(i) is the i-th of as many
+    distinct values, none of which a real value equals."""
+
+    def __init__(self, field: Field, sentinel: Callable[[int], object]):
+        self.field = field
+        self.sentinel = sentinel
 
 
 class PreparedQuery:
     """`build(**sentinels)` returns the queryset (a values_list()); `rows(**values)` runs it
     with real values in place of the sentinels. Each input names the model field its value is
-    prepared by, so values reach the database exactly as the ORM would send them."""
+    prepared by, so values reach the database exactly as the ORM would send them: a
+    `(field, sentinel)` pair for a single value, a Many for a list."""
 
-    def __init__(self, build: Callable[..., QuerySet], **inputs: tuple[Field, object]):
+    def __init__(self, build: Callable[..., QuerySet], **inputs: tuple[Field, object] | Many):
         self.build = build
-        self.inputs = inputs  # name -> (field, a sentinel no real value equals)
+        self.inputs = inputs
         self.local = threading.local()
 
-    def _compiled(self, using: str):
-        compiled = getattr(self.local, using, None)
-        if compiled is None:
-            sentinels = {name: sentinel for name, (_field, sentinel) in self.inputs.items()}
-            queryset = self.build(**sentinels)
-            compiler = queryset.query.get_compiler(using=using)
-            sql, params = compiler.as_sql()
-            connection = connections[using]
-            positions = {}
-            for name, (field, sentinel) in self.inputs.items():
+    def _compile(self, using: str, lengths: dict[str, int]):
+        connection = connections[using]
+        sentinels, expected = {}, {}
+        for name, declared in self.inputs.items():
+            if isinstance(declared, Many):
+                values = [declared.sentinel(i) for i in range(lengths[name])]
+                sentinels[name] = values
+                expected[name] = [(declared.field, value) for value in values]
+            else:
+                field, sentinel = declared
+                sentinels[name] = sentinel
+                expected[name] = [(field, sentinel)]
+        compiler = self.build(**sentinels).query.get_compiler(using=using)
+        sql, params = compiler.as_sql()
+        positions = {}
+        for name, pairs in expected.items():
+            positions[name] = []
+            for field, sentinel in pairs:
                 prepared = field.get_db_prep_value(sentinel, connection)
-                positions[name] = [i for i, param in enumerate(params) if param == prepared]
-                if not positions[name]:
+                found = [i for i, param in enumerate(params) if param == prepared]
+                if not found:
                     raise ValueError(f"the query does not use its input {name!r}")
-            converters = compiler.get_converters(
-                [expression for expression, _sql, _alias in compiler.select]
-            )
-            compiled = (compiler, sql, list(params), positions, converters)
-            setattr(self.local, using, compiled)
+                positions[name].append(found)
+        converters = compiler.get_converters(
+            [expression for expression, _sql, _alias in compiler.select]
+        )
+        return compiler, sql, list(params), positions, converters
+
+    def _compiled(self, using: str, lengths: dict[str, int]):
+        shape = (using, *sorted(lengths.items()))
+        cache = getattr(self.local, "compiled", None)
+        if cache is None:
+            cache = self.local.compiled = {}
+        compiled = cache.get(shape)
+        if compiled is None:
+            compiled = self._compile(using, lengths)
+            if all(length <= MANY_CACHED for length in lengths.values()):
+                cache[shape] = compiled
         return compiled
 
     def rows(self, using: str = "default", /, **values) -> list[tuple]:
-        compiler, sql, params, positions, converters = self._compiled(using)
+        """The rows for these values; a list input must be non-empty and without repeats."""
+        lengths = {}
+        for name, declared in self.inputs.items():
+            if isinstance(declared, Many):
+                given: Collection = values[name]
+                if not given:
+                    raise ValueError(f"the list input {name!r} is empty")
+                lengths[name] = len(given)
+        compiler, sql, params, positions, converters = self._compiled(using, lengths)
         connection = connections[using]
         params = list(params)
         for name, value in values.items():
-            field = self.inputs[name][0]
-            prepared = field.get_db_prep_value(value, connection)
-            for position in positions[name]:
-                params[position] = prepared
+            declared = self.inputs[name]
+            if isinstance(declared, Many):
+                field, items = declared.field, list(value)
+            else:
+                field, items = declared[0], [value]
+            for item, item_positions in zip(items, positions[name], strict=True):
+                prepared = field.get_db_prep_value(item, connection)
+                for position in item_positions:
+                    params[position] = prepared
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()

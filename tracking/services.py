@@ -39,6 +39,7 @@ from tracking.models import (
     new_reference,
     validate_http_url,
 )
+from tracking.prepared import Many, PreparedQuery
 
 # Events may be stamped a little ahead of our clock (carrier clocks drift), never days ahead:
 # a far-future event would pin a status for good, since older events never move it back.
@@ -438,28 +439,15 @@ def _store(
     for spec in specs:
         _prepare(spec, now)
     consignment_ids = sorted({spec.leg.consignment_id for spec in specs})
-    revisions = dict(
-        Consignment.objects.select_for_update()
-        .filter(pk__in=consignment_ids)
-        .order_by("pk")
-        .values_list("pk", "revision")
-    )
+    revisions = dict(_LOCK_CONSIGNMENTS.rows(ids=consignment_ids))
     # The legs with the packages each carries (none listed: every package), in one query.
     legs, coverage = {}, defaultdict(set)
-    for *row, package_id in (
-        TrackingRecord.objects.filter(pk__in={spec.leg.pk for spec in specs})
-        .order_by()
-        .values_list(*_Derived.FIELDS, "packages__id")
-    ):
+    for *row, package_id in _LEGS_TO_DERIVE.rows(ids={spec.leg.pk for spec in specs}):
         legs.setdefault(row[0], _Derived(*row))
         if package_id is not None:
             coverage[row[0]].add(package_id)
     packages = defaultdict(list)
-    for row in (
-        Package.objects.filter(consignment_id__in=consignment_ids)
-        .order_by()
-        .values_list(*_Derived.FIELDS)
-    ):
+    for row in _PACKAGES_TO_DERIVE.rows(consignment_ids=consignment_ids):
         packages[row[1]].append(_Derived(*row))
     package_ids = {cid: {p.id for p in rows} for cid, rows in packages.items()}
 
@@ -529,6 +517,38 @@ class _NewEvent(NamedTuple):
     @property
     def status_key(self) -> rules.StatusKey:
         return rules.StatusKey(self.occurred_at, self.received_at, self.status)
+
+
+def _ids(model):
+    return Many(model._meta.pk, lambda i: uuid.UUID(int=0x5E471E1 + i))
+
+
+# _store's reads, compiled once (tracking.prepared): a single carrier scan is mostly these.
+_LOCK_CONSIGNMENTS = PreparedQuery(
+    lambda ids: (
+        Consignment.objects.select_for_update()
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", "revision")
+    ),
+    ids=_ids(Consignment),
+)
+_LEGS_TO_DERIVE = PreparedQuery(
+    lambda ids: (
+        TrackingRecord.objects.filter(pk__in=ids)
+        .order_by()
+        .values_list(*_Derived.FIELDS, "packages__id")
+    ),
+    ids=_ids(TrackingRecord),
+)
+_PACKAGES_TO_DERIVE = PreparedQuery(
+    lambda consignment_ids: (
+        Package.objects.filter(consignment_id__in=consignment_ids)
+        .order_by()
+        .values_list(*_Derived.FIELDS)
+    ),
+    consignment_ids=_ids(Consignment),
+)
 
 
 def _insert_new(rows: list[_NewEvent]) -> set[uuid.UUID]:

@@ -543,11 +543,7 @@ class BatchReader:
         legs = access.legs_for_carrier(self.key, {number for _path, number in self.numbers})
         found = access.packages_by_reference({p.reference for p in self.packages if p.reference})
         # Which packages each leg carries (none listed: every package of its consignment).
-        carried = {leg.pk: set() for leg in legs.values()}
-        for leg_id, package_id in TrackingRecord.packages.through.objects.filter(
-            trackingrecord_id__in=carried
-        ).values_list("trackingrecord_id", "package_id"):
-            carried[leg_id].add(package_id)
+        carried = access.packages_carried(legs.values())
 
         for target, number in self.numbers:
             if number not in legs:
