@@ -150,6 +150,19 @@ class TestAccess:
         assert old != new
         assert access.legs_for_carrier(other_carrier_key.key, {"REUSED"}) == {}
 
+    def test_a_carriers_legs_come_with_the_packages_they_list(self, brand, carrier, carrier_key):
+        consignment = make_consignment(brand, packages=3)
+        first, second, _third = consignment.packages.order_by("sequence")
+        listing = make_leg(consignment, carrier=carrier, tracking_number="SOME", packages=[first])
+        listing.packages.add(second)
+        every = make_leg(
+            make_consignment(brand, packages=2), carrier=carrier, tracking_number="ALL"
+        )
+        legs = access.legs_for_carrier(carrier_key.key, {"SOME", "ALL", "NONE"})
+        assert legs == {"SOME": listing, "ALL": every}
+        assert legs["SOME"].listed_package_ids == {first.pk, second.pk}
+        assert legs["ALL"].listed_package_ids == set()
+
 
 def test_statuses_survive_a_full_rederive(consignment, leg):
     add_events(leg, (1, "IN_TRANSIT"), (2, "DAMAGED"))

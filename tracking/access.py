@@ -121,68 +121,50 @@ def leg_for_key(key: ApiKey, consignment_id, leg_id) -> TrackingRecord:
 # -- Carrier keys ----------------------------------------------------------------------------
 
 
-def _loaded(model, prepared: PreparedQuery, **values) -> list:
-    """Model instances from a PreparedQuery selecting all of the model's columns."""
-    names = [f.attname for f in model._meta.concrete_fields]
-    return [model.from_db("default", names, row) for row in prepared.rows(**values)]
-
-
+_LEG_FIELDS = [f.attname for f in TrackingRecord._meta.concrete_fields]
+_PACKAGE_FIELDS = [f.attname for f in Package._meta.concrete_fields]
 # Every carrier post looks its legs and packages up: compiled once (tracking.prepared).
 _CARRIER_LEGS = PreparedQuery(
     lambda carrier_id, numbers: (
         TrackingRecord.objects.filter(carrier_id=carrier_id, tracking_number__in=numbers)
         .order_by("created_utc", "id")
-        .values_list(*(f.attname for f in TrackingRecord._meta.concrete_fields))
+        .values_list(*_LEG_FIELDS, "packages__id")
     ),
     carrier_id=(TrackingRecord._meta.get_field("carrier"), -0x5E471E1),
     numbers=Many(TrackingRecord._meta.get_field("tracking_number"), lambda i: f"\x00{i}"),
 )
 _PACKAGES = PreparedQuery(
     lambda references: (
-        Package.objects.filter(reference__in=references)
-        .order_by()
-        .values_list(*(f.attname for f in Package._meta.concrete_fields))
+        Package.objects.filter(reference__in=references).order_by().values_list(*_PACKAGE_FIELDS)
     ),
     references=Many(Package._meta.get_field("reference"), lambda i: f"\x00{i}"),
 )
 
 
 def legs_for_carrier(key: ApiKey, tracking_numbers: set[str]) -> dict[str, TrackingRecord]:
-    """The carrier's legs by tracking number. Carriers recycle numbers, so where one number is
-    on several of the carrier's legs, the most recently created leg is the one meant."""
+    """The carrier's legs by tracking number, each with `listed_package_ids`: the packages it
+    lists (none: it carries every package of its consignment). Carriers recycle numbers, so
+    where one number is on several of the carrier's legs, the most recently created leg is
+    the one meant."""
     if not key.is_carrier or not tracking_numbers:
         return {}
     legs: dict[str, TrackingRecord] = {}
-    found = _loaded(
-        TrackingRecord, _CARRIER_LEGS, carrier_id=key.carrier_id, numbers=tracking_numbers
-    )
-    for leg in found:
-        legs[leg.tracking_number] = leg
+    by_id: dict = {}
+    for *row, package_id in _CARRIER_LEGS.rows(carrier_id=key.carrier_id, numbers=tracking_numbers):
+        leg = by_id.get(row[0])
+        if leg is None:
+            leg = by_id[row[0]] = TrackingRecord.from_db("default", _LEG_FIELDS, row)
+            leg.listed_package_ids = set()
+            legs[leg.tracking_number] = leg
+        if package_id is not None:
+            leg.listed_package_ids.add(package_id)
     return legs
-
-
-_CARRIED = PreparedQuery(
-    lambda leg_ids: (
-        TrackingRecord.packages.through.objects.filter(trackingrecord_id__in=leg_ids)
-        .order_by()
-        .values_list("trackingrecord_id", "package_id")
-    ),
-    leg_ids=Many(TrackingRecord._meta.pk, lambda i: uuid.UUID(int=0x5E471E1 + i)),
-)
-
-
-def packages_carried(legs) -> dict:
-    """For each leg, the ids of the packages it lists (empty: it carries every package of its
-    consignment)."""
-    carried = {leg.pk: set() for leg in legs}
-    if carried:
-        for leg_id, package_id in _CARRIED.rows(leg_ids=list(carried)):
-            carried[leg_id].add(package_id)
-    return carried
 
 
 def packages_by_reference(references: set[str]) -> dict[str, Package]:
     """Packages by EP- reference; callers check each is on the leg it is posted for."""
     if not references:
         return {}
-    return {p.reference: p for p in _loaded(Package, _PACKAGES, references=references)}
+    rows = _PACKAGES.rows(references=references)
+    packages = (Package.from_db("default", _PACKAGE_FIELDS, row) for row in rows)
+    return {package.reference: package for package in packages}

@@ -660,12 +660,12 @@ class TestWhoMayPost:
 
 
 class TestStatementCounts:
-    # Authentication 1, the throttle's counter upsert (1, or none with Redis), resolving 3 (legs
-    # by tracking number, packages by reference, which packages the legs carry), storing 9
+    # Authentication 1, the throttle's counter upsert (1, or none with Redis), resolving 2 (legs
+    # by tracking number with the packages they list, packages by reference), storing 9
     # (savepoint, lock, legs with the packages they carry, the consignments' packages, one
     # INSERT ... RETURNING of the new events, legs' statuses, packages' statuses, consignment
-    # touch, release): 13 plus the throttle, however many events the batch holds.
-    FIXED = 13
+    # touch, release): 12 plus the throttle, however many events the batch holds.
+    FIXED = 12
 
     @pytest.mark.parametrize("events", [100, 300])
     def test_a_batch_is_stored_with_a_fixed_number_of_statements(

@@ -542,8 +542,6 @@ class BatchReader:
         """Match tracking numbers to the carrier's legs and references to packages on them."""
         legs = access.legs_for_carrier(self.key, {number for _path, number in self.numbers})
         found = access.packages_by_reference({p.reference for p in self.packages if p.reference})
-        # Which packages each leg carries (none listed: every package of its consignment).
-        carried = access.packages_carried(legs.values())
 
         for target, number in self.numbers:
             if number not in legs:
@@ -557,7 +555,7 @@ class BatchReader:
             if leg is None or pending.reference is None:
                 continue
             package = found.get(pending.reference)
-            if not self.on_leg(package, leg, carried[leg.pk]):
+            if not self.on_leg(package, leg):
                 # Unknown and someone else's package get the same answer: no carrier learns
                 # which references exist elsewhere.
                 self.problem(
@@ -581,10 +579,10 @@ class BatchReader:
             )
 
     @staticmethod
-    def on_leg(package: Package | None, leg: TrackingRecord, carried: set) -> bool:
+    def on_leg(package: Package | None, leg: TrackingRecord) -> bool:
         if package is None or package.consignment_id != leg.consignment_id:
             return False
-        return not carried or package.pk in carried
+        return not leg.listed_package_ids or package.pk in leg.listed_package_ids
 
     def failure(self) -> ApiError:
         more = self.problem_count - len(self.problems)
