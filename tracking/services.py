@@ -8,6 +8,7 @@ Bad values raise ValidationError keyed by the field name.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -560,27 +561,17 @@ def _insert_new(rows: list[_NewEvent]) -> set[uuid.UUID]:
     """
     if not rows:
         return set()
-    meta, ops = TrackingEvent._meta, connection.ops
-    fields = [meta.get_field(name) for name in _NewEvent._fields]
-    table = ops.quote_name(meta.db_table)
-    columns = ", ".join(ops.quote_name(f.column) for f in fields)
-    identity = ops.quote_name(meta.get_field("identity").column)
     inserted = set()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) "
-                f"ON CONFLICT DO NOTHING RETURNING {identity}",
-                [list(column) for column in zip(*rows, strict=True)],
-            )
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            cursor.execute(_insert_sql(connection.vendor, 1), columns)
             return {row[0] for row in cursor.fetchall()}
-        row_marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        fields = _insert_fields()
         for start in range(0, len(rows), 2000):  # SQLite takes at most 32,766 parameters
             chunk = rows[start : start + 2000]
             cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_marks] * len(chunk))} "
-                f"ON CONFLICT DO NOTHING RETURNING {identity}",
+                _insert_sql(connection.vendor, len(chunk)),
                 [
                     f.get_db_prep_save(value, connection)
                     for row in chunk
@@ -589,6 +580,31 @@ def _insert_new(rows: list[_NewEvent]) -> set[uuid.UUID]:
             )
             inserted.update(uuid.UUID(value) for (value,) in cursor.fetchall())
     return inserted
+
+
+@functools.cache
+def _insert_fields() -> list:
+    return [TrackingEvent._meta.get_field(name) for name in _NewEvent._fields]
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(vendor: str, count: int) -> str:
+    """The INSERT of `count` events (PostgreSQL: of arrays, whatever their length)."""
+    meta, ops, fields = TrackingEvent._meta, connection.ops, _insert_fields()
+    table = ops.quote_name(meta.db_table)
+    columns = ", ".join(ops.quote_name(f.column) for f in fields)
+    identity = ops.quote_name(meta.get_field("identity").column)
+    if vendor == "postgresql":
+        arrays = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)
+        return (
+            f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) "
+            f"ON CONFLICT DO NOTHING RETURNING {identity}"
+        )
+    row_marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_marks] * count)} "
+        f"ON CONFLICT DO NOTHING RETURNING {identity}"
+    )
 
 
 class _Derived:
@@ -691,21 +707,12 @@ def _bulk_set(model, fields: Sequence[str], rows: Sequence[tuple]) -> None:
     """
     if not rows:
         return
-    meta, ops = model._meta, connection.ops
-    targets = [meta.pk, *(meta.get_field(name) for name in fields)]
-    columns = [ops.quote_name(target.column) for target in targets]
-    table, key = ops.quote_name(meta.db_table), columns[0]
-    assignments = ", ".join(f"{column} = v.{column}" for column in columns[1:])
-    if connection.vendor == "postgresql":
-        # VALUES has no types of its own in PostgreSQL: cast each to its column's type.
-        row_marks = "(" + ", ".join(f"%s::{t.cast_db_type(connection)}" for t in targets) + ")"
-    else:
-        row_marks = "(" + ", ".join(["%s"] * len(targets)) + ")"
+    targets = _bulk_targets(model, tuple(fields))
+    postgres = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 500):
             chunk = rows[start : start + 500]
-            values = ", ".join([row_marks] * len(chunk))
-            if connection.vendor == "postgresql":
+            if postgres:
                 # psycopg adapts UUIDs, datetimes and dates itself, and the casts type them.
                 params = [value for row in chunk for value in row]
             else:
@@ -714,17 +721,33 @@ def _bulk_set(model, fields: Sequence[str], rows: Sequence[tuple]) -> None:
                     for row in chunk
                     for target, value in zip(targets, row, strict=True)
                 ]
-            if connection.vendor == "postgresql":
-                sql = (
-                    f"UPDATE {table} SET {assignments} FROM (VALUES {values}) "
-                    f"AS v({', '.join(columns)}) WHERE {table}.{key} = v.{key}"
-                )
-            else:
-                sql = (
-                    f"WITH v({', '.join(columns)}) AS (VALUES {values}) "
-                    f"UPDATE {table} SET {assignments} FROM v WHERE {table}.{key} = v.{key}"
-                )
+            sql = _bulk_set_sql(connection.vendor, model, tuple(fields), len(chunk))
             cursor.execute(sql, params)
+
+
+@functools.cache
+def _bulk_targets(model, fields: tuple[str, ...]) -> list:
+    return [model._meta.pk, *(model._meta.get_field(name) for name in fields)]
+
+
+@functools.lru_cache(maxsize=256)
+def _bulk_set_sql(vendor: str, model, fields: tuple[str, ...], count: int) -> str:
+    ops, targets = connection.ops, _bulk_targets(model, fields)
+    columns = [ops.quote_name(target.column) for target in targets]
+    table, key = ops.quote_name(model._meta.db_table), columns[0]
+    assignments = ", ".join(f"{column} = v.{column}" for column in columns[1:])
+    if vendor == "postgresql":
+        # VALUES has no types of its own in PostgreSQL: cast each to its column's type.
+        row_marks = "(" + ", ".join(f"%s::{t.cast_db_type(connection)}" for t in targets) + ")"
+        return (
+            f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([row_marks] * count)}) "
+            f"AS v({', '.join(columns)}) WHERE {table}.{key} = v.{key}"
+        )
+    row_marks = "(" + ", ".join(["%s"] * len(targets)) + ")"
+    return (
+        f"WITH v({', '.join(columns)}) AS (VALUES {', '.join([row_marks] * count)}) "
+        f"UPDATE {table} SET {assignments} FROM v WHERE {table}.{key} = v.{key}"
+    )
 
 
 def _lock(consignment_id) -> Consignment:
