@@ -22,48 +22,39 @@ from common import PYTHON, ROOT, bench_env, postgres_url, prepare, serve, wrk
 EXPLAIN = """
 import django, json
 django.setup()
-from django.db import connection
+from django.db import connection, transaction
 from tracking.models import *
+from tracking import access, services
 from tracking.timeline import _HEADS, _LEGS
 from tracking.api.auth import _USABLE_KEY
 typical = Consignment.objects.get(reference="EC-BEN-000-001")
 leg = typical.legs.first()
+package = typical.packages.first()
 checks = {
-    "timeline head by reference": _HEADS[("reference",)],
-    "timeline head by id and brand": _HEADS[("brand_id", "pk")],
-    "legs with their events": _LEGS,
-    "API key by its secret's hash": _USABLE_KEY,
-}
-values = {
-    "timeline head by reference": {"reference": typical.reference},
-    "timeline head by id and brand": {"pk": typical.pk, "brand_id": typical.brand_id},
-    "legs with their events": {"consignment_id": typical.pk},
-    "API key by its secret's hash": {"hashed": "0" * 64, "now": typical.created_utc},
+    "timeline head by reference": (_HEADS[("reference",)], {"reference": typical.reference}),
+    "timeline head by id and brand": (
+        _HEADS[("brand_id", "pk")], {"pk": typical.pk, "brand_id": typical.brand_id}),
+    "legs with their events": (_LEGS, {"consignment_id": typical.pk}),
+    "API key by its secret's hash": (
+        _USABLE_KEY, {"hashed": "0" * 64, "now": typical.created_utc}),
+    "carrier's legs by tracking number": (
+        access._CARRIER_LEGS, {"carrier_id": leg.carrier_id, "numbers": [leg.tracking_number]}),
+    "packages by reference": (access._PACKAGES, {"references": [package.reference]}),
+    "consignments locked for a batch": (services._LOCK_CONSIGNMENTS, {"ids": [typical.pk]}),
+    "legs to re-derive": (services._LEGS_TO_DERIVE, {"ids": [leg.pk]}),
+    "packages to re-derive": (services._PACKAGES_TO_DERIVE, {"consignment_ids": [typical.pk]}),
 }
 plans = {}
-with connection.cursor() as cursor:
-    for name, prepared in checks.items():
-        compiler, sql, params, positions, _converters = prepared._compiled("default")
-        params = list(params)
-        for key, value in values[name].items():
-            field = prepared.inputs[key][0]
-            for position in positions[key]:
-                params[position] = field.get_db_prep_value(value, connection)
+with transaction.atomic(), connection.cursor() as cursor:
+    for name, (prepared, values) in checks.items():
+        _compiler, sql, params, _converters = prepared.bound(**values)
         cursor.execute("EXPLAIN " + sql, params)
         plans[name] = [row[0] for row in cursor.fetchall()]
-    orm = {
-        "carrier's legs by tracking number": TrackingRecord.objects.filter(
-            carrier_id=leg.carrier_id, tracking_number__in=[leg.tracking_number]).order_by(),
-        "packages by reference": Package.objects.filter(
-            reference__in=["EP-000-000-010"]).order_by(),
-        "events already stored (identity)": TrackingEvent.objects.filter(
-            identity__in=[TrackingEvent.objects.first().identity]).values("id"),
-    }
-    for name, queryset in orm.items():
-        sql, params = queryset.query.sql_with_params()
-        cursor.execute("EXPLAIN " + sql, params)
-        plans[name] = [row[0] for row in cursor.fetchall()]
-with connection.cursor() as cursor:
+    # New events meet the stored ones in the identity index (ON CONFLICT).
+    sql, params = TrackingEvent.objects.filter(
+        identity__in=[TrackingEvent.objects.first().identity]).values("id").query.sql_with_params()
+    cursor.execute("EXPLAIN " + sql, params)
+    plans["events already stored (identity)"] = [row[0] for row in cursor.fetchall()]
     cursor.execute("SELECT relname, reltuples::bigint FROM pg_class WHERE relkind = 'r'")
     sizes = dict(cursor.fetchall())
 print(json.dumps({"plans": plans, "sizes": sizes}))

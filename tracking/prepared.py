@@ -82,8 +82,9 @@ class PreparedQuery:
                 cache[shape] = compiled
         return compiled
 
-    def rows(self, using: str = "default", /, **values) -> list[tuple]:
-        """The rows for these values; a list input must be non-empty and without repeats."""
+    def bound(self, using: str = "default", /, **values) -> tuple[object, str, list, list]:
+        """(compiler, SQL, parameters, converters) for these values; a list input must be
+        non-empty and without repeats."""
         lengths = {}
         for name, declared in self.inputs.items():
             if isinstance(declared, Many):
@@ -104,7 +105,11 @@ class PreparedQuery:
                 prepared = field.get_db_prep_value(item, connection)
                 for position in item_positions:
                     params[position] = prepared
-        with connection.cursor() as cursor:
+        return compiler, sql, params, converters
+
+    def rows(self, using: str = "default", /, **values) -> list[tuple]:
+        compiler, sql, params, converters = self.bound(using, **values)
+        with connections[using].cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         if converters:
