@@ -78,6 +78,12 @@ def test_long_lists_are_compiled_per_call_and_not_kept(consignment):
     assert all(length <= prepared.MANY_CACHED for *_using, (_name, length) in shapes)
 
 
+def test_a_repeated_value_in_a_list_is_bound_like_any_other(consignment):
+    first, second = references(consignment, 2)
+    rows = PACKAGE_REFERENCES.rows(consignment_id=consignment.pk, references=[first, first, second])
+    assert [reference for reference, _ in rows] == [first, second]
+
+
 def test_an_empty_list_is_refused(consignment):
     with pytest.raises(ValueError, match="references"):
         PACKAGE_REFERENCES.rows(consignment_id=consignment.pk, references=[])

@@ -14,7 +14,7 @@ shared by many rows anyway) are compiled per call.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 
 from django.db import connections
 from django.db.models import Field, QuerySet
@@ -31,6 +31,10 @@ class Many:
         self.sentinel = sentinel
 
 
+def _one(field: Field, sentinel: object) -> Many:
+    return Many(field, lambda _i: sentinel)
+
+
 class PreparedQuery:
     """`build(**sentinels)` returns the queryset (a values_list()); `rows(**values)` runs it
     with real values in place of the sentinels. Each input names the model field its value is
@@ -39,27 +43,30 @@ class PreparedQuery:
 
     def __init__(self, build: Callable[..., QuerySet], **inputs: tuple[Field, object] | Many):
         self.build = build
-        self.inputs = inputs
+        # Inside, a single value is a list of one: one way to compile and bind both.
+        self.inputs = {
+            name: declared if isinstance(declared, Many) else _one(*declared)
+            for name, declared in inputs.items()
+        }
+        self.lists = {name for name, declared in inputs.items() if isinstance(declared, Many)}
         self.local = threading.local()
 
     def _compile(self, using: str, lengths: dict[str, int]):
         connection = connections[using]
-        sentinels, expected = {}, {}
-        for name, declared in self.inputs.items():
-            if isinstance(declared, Many):
-                values = [declared.sentinel(i) for i in range(lengths[name])]
-                sentinels[name] = values
-                expected[name] = [(declared.field, value) for value in values]
-            else:
-                field, sentinel = declared
-                sentinels[name] = sentinel
-                expected[name] = [(field, sentinel)]
-        compiler = self.build(**sentinels).query.get_compiler(using=using)
+        sentinels = {
+            name: [declared.sentinel(i) for i in range(lengths.get(name, 1))]
+            for name, declared in self.inputs.items()
+        }
+        queryset = self.build(
+            **{name: v if name in self.lists else v[0] for name, v in sentinels.items()}
+        )
+        compiler = queryset.query.get_compiler(using=using)
         sql, params = compiler.as_sql()
         positions = {}
-        for name, pairs in expected.items():
+        for name, values in sentinels.items():
+            field = self.inputs[name].field
             positions[name] = []
-            for field, sentinel in pairs:
+            for sentinel in values:
                 prepared = field.get_db_prep_value(sentinel, connection)
                 found = [i for i, param in enumerate(params) if param == prepared]
                 if not found:
@@ -83,25 +90,19 @@ class PreparedQuery:
         return compiled
 
     def bound(self, using: str = "default", /, **values) -> tuple[object, str, list, list]:
-        """(compiler, SQL, parameters, converters) for these values; a list input must be
-        non-empty and without repeats."""
-        lengths = {}
-        for name, declared in self.inputs.items():
-            if isinstance(declared, Many):
-                given: Collection = values[name]
-                if not given:
-                    raise ValueError(f"the list input {name!r} is empty")
-                lengths[name] = len(given)
+        """(compiler, SQL, parameters, converters) for these values; a list must not be
+        empty."""
+        items = {name: list(v) if name in self.lists else [v] for name, v in values.items()}
+        lengths = {name: len(items[name]) for name in self.lists}
+        for name, length in lengths.items():
+            if not length:
+                raise ValueError(f"the list input {name!r} is empty")
         compiler, sql, params, positions, converters = self._compiled(using, lengths)
         connection = connections[using]
         params = list(params)
-        for name, value in values.items():
-            declared = self.inputs[name]
-            if isinstance(declared, Many):
-                field, items = declared.field, list(value)
-            else:
-                field, items = declared[0], [value]
-            for item, item_positions in zip(items, positions[name], strict=True):
+        for name, given in items.items():
+            field = self.inputs[name].field
+            for item, item_positions in zip(given, positions[name], strict=True):
                 prepared = field.get_db_prep_value(item, connection)
                 for position in item_positions:
                     params[position] = prepared
