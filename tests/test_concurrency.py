@@ -95,5 +95,7 @@ def test_concurrent_status_changes_and_events_leave_a_consistent_status():
     before = Consignment.objects.get(pk=consignment.pk).status
     services.rederive(consignment)
     assert Consignment.objects.get(pk=consignment.pk).status == before
-    assert leg.events.count() == sum(changes) >= 6
+    # Every event is new (4); of the PUTs (3, 5, 3, 5 in any order) at least the first 5 changes
+    # something, while a 3 is a no-op when the events already made the leg IN_TRANSIT.
+    assert leg.events.count() == sum(changes) >= 5
     assert Status(before) in Status
