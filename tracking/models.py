@@ -59,7 +59,7 @@ def new_package_reference() -> str:
 
 
 def validate_http_url(value: str) -> None:
-    if value and not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.IGNORECASE):
+    if value and not re.fullmatch(r"https?://[^\s/$.?#][^\s]*", value, re.IGNORECASE):
         raise ValidationError("must be an http:// or https:// URL", code="invalid_url")
 
 
