@@ -75,7 +75,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 for _origin in CSRF_TRUSTED_ORIGINS:
-    if not re.match(r"^https?://[^/\s]+$", _origin):
+    if not re.match(r"^https?://[^/\s]+\Z", _origin):
         raise ImproperlyConfigured(
             f"CSRF_TRUSTED_ORIGINS entries must be origins like https://example.com, "
             f"not {_origin!r}."

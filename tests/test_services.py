@@ -10,7 +10,10 @@ from django.db import IntegrityError, transaction
 from tests.factories import CarrierFactory, add_events, at, make_consignment, make_leg
 from tracking import services
 from tracking.models import (
+    CARRIER_CODE,
     CONSIGNMENT_REFERENCE,
+    EMBED_ORIGIN,
+    HEX_COLOUR,
     PACKAGE_REFERENCE,
     ApiKey,
     Carrier,
@@ -18,11 +21,34 @@ from tracking.models import (
     EventSource,
     Package,
     TrackingEvent,
+    validate_http_url,
 )
 from tracking.services import EventSpec, PackageSpec
 from tracking.status import Status
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value"),
+    [
+        (CONSIGNMENT_REFERENCE, "EC-000-002-4DF"),
+        (PACKAGE_REFERENCE, "EP-000-034-4DG"),
+        (CARRIER_CODE, "ROYAL_MAIL"),
+        (HEX_COLOUR, "#1f4e8c"),
+        (EMBED_ORIGIN, "https://shop.example:8443"),
+    ],
+)
+def test_the_model_rules_cover_the_whole_value(pattern, value):
+    # Python's `$` also matches before a final newline; the rules must not.
+    assert pattern.match(value)
+    assert not pattern.match(value + "\n")
+
+
+def test_a_url_with_a_trailing_newline_is_refused():
+    validate_http_url("https://shop.example/track")
+    with pytest.raises(ValidationError):
+        validate_http_url("https://shop.example/track\n")
 
 
 def refresh(*rows):

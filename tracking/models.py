@@ -25,14 +25,14 @@ from tracking import status as rules
 # -- Validation shared by models, services and both APIs -----------------------------------
 
 REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U to misread
-CONSIGNMENT_REFERENCE = re.compile(r"^EC-[0-9A-Z]{3}-[0-9A-Z]{3}-[0-9A-Z]{3}$")
-PACKAGE_REFERENCE = re.compile(r"^EP-[0-9A-Z]{3}-[0-9A-Z]{3}-[0-9A-Z]{3}$")
-CARRIER_CODE = re.compile(r"^[A-Z0-9]+(_[A-Z0-9]+)*$")
-HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+CONSIGNMENT_REFERENCE = re.compile(r"^EC-[0-9A-Z]{3}-[0-9A-Z]{3}-[0-9A-Z]{3}\Z")
+PACKAGE_REFERENCE = re.compile(r"^EP-[0-9A-Z]{3}-[0-9A-Z]{3}-[0-9A-Z]{3}\Z")
+CARRIER_CODE = re.compile(r"^[A-Z0-9]+(_[A-Z0-9]+)*\Z")
+HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}\Z")
 # scheme://host[:port], where host may start with '*.' to allow every subdomain of a domain.
 EMBED_ORIGIN = re.compile(
     r"^https?://(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
-    r"(:\d{1,5})?$"
+    r"(:\d{1,5})?\Z"
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -243,7 +243,7 @@ class Consignment(models.Model):
     destination_country = models.CharField(
         max_length=2,
         blank=True,
-        validators=[RegexValidator(r"^[A-Z]{2}$", "must be a two-letter ISO country code")],
+        validators=[RegexValidator(r"^[A-Z]{2}\Z", "must be a two-letter ISO country code")],
     )
     destination_town = models.CharField(max_length=NAME_MAX, blank=True)
     destination_address = models.CharField(

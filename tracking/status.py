@@ -126,7 +126,7 @@ STATUS_CODE: dict[Status, str] = {
 }
 
 CODE_MAX_LENGTH = 50
-_CODE_SHAPE = re.compile(r"^[A-Z0-9]+(_[A-Z0-9]+)*$")
+_CODE_SHAPE = re.compile(r"^[A-Z0-9]+(_[A-Z0-9]+)*\Z")
 _CODE_SEPARATORS = re.compile(r"[\s\-]+")
 
 

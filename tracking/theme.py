@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
+HEX = re.compile(r"^#?([0-9a-fA-F]{6})\Z")
 WHITE = "#ffffff"
 BLACK = "#000000"
 MINIMUM_CONTRAST = 4.5  # WCAG 2.2 SC 1.4.3, normal-size text
