@@ -27,7 +27,6 @@ from common import (
     wrk,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 2
 
 
