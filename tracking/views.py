@@ -15,7 +15,13 @@ from urllib.parse import urlencode
 from csp.constants import NONE
 from django.conf import settings
 from django.core.cache import caches
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotModified,
+    HttpResponseRedirect,
+)
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -435,21 +441,32 @@ def _tracking(request: HttpRequest, reference: str, *, embedded: bool) -> HttpRe
         response = HttpResponseStopPolling(body)
     else:
         # Decide 304 before touching the legs: the head (one query) is all a validator needs.
-        shell = HttpResponse()
-        _set_headers(shell, headers)
-        response = get_conditional_response(
-            request,
-            etag=etag,
-            last_modified=timeline.consignment.modified_utc.timestamp(),
-            response=shell,
-        )
-        if response is shell:
+        response = _unless_fresh(request, etag, timeline.consignment.modified_utc.timestamp())
+        if response is None:
             template = LIVE_TEMPLATE if partial else surface.template
             response = HttpResponse(
                 _body(request, timeline, template, etag, language, verified, surface)
             )
     _set_headers(response, headers)
     return _frame(response, timeline.brand) if embedded else response
+
+
+def _unless_fresh(request: HttpRequest, etag: str, last_modified: float) -> HttpResponse | None:
+    """The 304 (or 412) that the request's conditional headers call for, or None to send the
+    body. A poll sends back exactly the ETag it was given and no other condition: that case
+    is answered at once; any other combination gets Django's full RFC 9110 evaluation."""
+    meta = request.META
+    if (
+        meta.get("HTTP_IF_NONE_MATCH") == etag
+        and "HTTP_IF_MATCH" not in meta
+        and "HTTP_IF_UNMODIFIED_SINCE" not in meta
+    ):
+        return HttpResponseNotModified()
+    shell = HttpResponse()
+    response = get_conditional_response(
+        request, etag=etag, last_modified=last_modified, response=shell
+    )
+    return None if response is shell else response
 
 
 def _body(request, timeline, template, etag, language, verified, surface) -> str:

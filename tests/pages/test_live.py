@@ -112,6 +112,27 @@ class TestThePoll:
         etag = client.get(page_url, headers=HTMX)["ETag"]
         assert client.get(page_url, headers={**HTMX, "If-None-Match": etag}).status_code == 286
 
+    def test_a_list_of_etags_naming_the_current_one_is_still_fresh(self, client, page_url):
+        etag = client.get(page_url, headers=HTMX)["ETag"]
+        listed = client.get(page_url, headers={**HTMX, "If-None-Match": f'W/"old", {etag}'})
+        assert listed.status_code == 304
+        assert listed["ETag"] == etag
+        assert client.get(page_url, headers={**HTMX, "If-None-Match": "*"}).status_code == 304
+
+    def test_other_preconditions_are_evaluated_before_if_none_match(self, client, page_url):
+        etag = client.get(page_url, headers=HTMX)["ETag"]
+        refused = client.get(page_url, headers={**HTMX, "If-None-Match": etag, "If-Match": '"x"'})
+        assert refused.status_code == 412
+        stale = "Sat, 01 Jan 2000 00:00:00 GMT"
+        headers = {**HTMX, "If-None-Match": etag, "If-Unmodified-Since": stale}
+        assert client.get(page_url, headers=headers).status_code == 412
+
+    def test_if_modified_since_alone_is_honoured(self, client, page_url):
+        last_modified = client.get(page_url, headers=HTMX)["Last-Modified"]
+        again = client.get(page_url, headers={**HTMX, "If-Modified-Since": last_modified})
+        assert again.status_code == 304
+        assert again.content == b""
+
     def test_the_etag_moves_with_the_form_token_window(self, client, page_url, frozen):
         first = client.get(page_url)["ETag"]
         frozen.shift(dt.timedelta(hours=1))
