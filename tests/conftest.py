@@ -18,6 +18,9 @@ def test_settings(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # A test's writes are rolled back, never committed, so PostgreSQL never announces them;
+    # tests/test_changes.py turns the memo on with committed writes.
+    settings.TIMELINE_MEMO = False
 
 
 @pytest.fixture(autouse=True)

@@ -100,3 +100,28 @@ def test_sqlite_runs_in_wal_mode_with_immediate_transactions(db):
     if connection.vendor != "sqlite":
         pytest.skip("SQLite only")
     assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
+@pytest.mark.parametrize(
+    ("env", "remembered"),
+    [
+        ({"DATABASE_URL": "sqlite:///x.sqlite3"}, "False"),
+        ({"DATABASE_URL": "postgres://u@localhost/db"}, "True"),
+        ({"DATABASE_URL": "postgres://u@localhost/db", "PGBOUNCER": "1"}, "False"),
+        ({"DATABASE_URL": "postgres://u@localhost/db", "TIMELINE_MEMO": "0"}, "False"),
+    ],
+)
+def test_pages_remember_heads_only_where_postgresql_can_announce_changes(env, remembered):
+    code = (
+        "import os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings';"
+        "from django.conf import settings as s; print(s.TIMELINE_MEMO)"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in {"PGBOUNCER", "TIMELINE_MEMO"}}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, "SECRET_KEY": "k", **env},
+        capture_output=True,
+        text=True,
+    )
+    assert result.stdout.strip() == remembered, result.stderr

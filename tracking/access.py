@@ -53,7 +53,7 @@ def timeline_for_reference(reference: str) -> Timeline:
     canonical = normalise_reference(reference)
     if canonical is None:
         raise NotFound
-    timeline = Timeline.find(reference=canonical)
+    timeline = Timeline.remembered(canonical)
     if timeline is None:
         raise NotFound
     return timeline

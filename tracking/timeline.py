@@ -18,6 +18,7 @@ from functools import cached_property
 from django.core.cache import caches
 from django.db.models import QuerySet
 
+from tracking import changes
 from tracking import status as rules
 from tracking.models import Brand, Consignment, TrackingRecord
 from tracking.prepared import PreparedQuery
@@ -236,6 +237,19 @@ class Timeline:
         is reference=, pk= and brand_id= or reference= and brand_id= (the access door's
         three questions)."""
         return cls._from_rows(_HEADS[tuple(sorted(where))].rows(**where), "default")
+
+    @classmethod
+    def remembered(cls, reference: str) -> Timeline | None:
+        """find(reference=) for the customer pages: on PostgreSQL the head comes from this
+        process's memory until the database announces a change to the consignment
+        (tracking.changes), so an unchanged page or poll costs no query."""
+        head = _HEADS[("reference",)]
+        memo = changes.memo()
+        if memo is None:
+            rows = head.rows(reference=reference)
+        else:
+            rows = memo.get(reference, lambda: head.rows(reference=reference))
+        return cls._from_rows(rows, "default")
 
     @classmethod
     def _from_rows(cls, rows: list[tuple], db: str) -> Timeline | None:

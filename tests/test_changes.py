@@ -1,0 +1,163 @@
+"""Timeline heads remembered per process on PostgreSQL, forgotten when a change is announced.
+
+These tests commit their writes (transactional_db): PostgreSQL announces a change only when it
+is committed.
+"""
+
+import pytest
+from django.db import connection
+
+from tests.factories import BrandFactory, add_events, make_consignment, make_leg, postgres_only
+from tracking import changes
+from tracking.models import Brand, Consignment
+from tracking.timeline import Timeline
+
+pytestmark = [postgres_only, pytest.mark.django_db(transaction=True)]
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def memo(settings):
+    settings.TIMELINE_MEMO = True
+    memo = changes.memo()
+    assert memo.caught_up(), "the listener did not connect"
+    yield memo
+    memo.stop()
+    changes._memo = None
+
+
+@pytest.fixture
+def shipment(db):
+    consignment = make_consignment(BrandFactory(slug="harbour"), packages=2)
+    leg = make_leg(consignment)
+    add_events(leg, (0, "LABEL_PRINTED"), (2, "COLLECTED"))
+    return consignment
+
+
+def remember(memo, reference, django_assert_num_queries):
+    """Read a head once everything written so far has been heard, and check it is kept."""
+    assert memo.caught_up()
+    timeline = Timeline.remembered(reference)
+    with django_assert_num_queries(0):
+        Timeline.remembered(reference)
+    return timeline
+
+
+def _kill_listener():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = %s AND datname = current_database()",
+            [changes.APPLICATION_NAME],
+        )
+
+
+def test_an_unchanged_head_costs_no_query(memo, shipment, django_assert_num_queries):
+    assert memo.caught_up()
+    with django_assert_num_queries(1):
+        first = Timeline.remembered(shipment.reference)
+    with django_assert_num_queries(0):
+        again = Timeline.remembered(shipment.reference)
+    assert again.version == first.version
+    assert [p.reference for p in again.packages] == [p.reference for p in first.packages]
+
+
+def test_a_stored_event_is_heard_and_read_again(memo, shipment, django_assert_num_queries):
+    before = remember(memo, shipment.reference, django_assert_num_queries)
+    add_events(shipment.legs.get(), (5, "IN_TRANSIT"))
+    assert memo.caught_up()
+    with django_assert_num_queries(1):
+        after = Timeline.remembered(shipment.reference)
+    assert after.version != before.version
+
+
+def test_a_change_from_outside_the_services_is_heard_too(memo, shipment, django_assert_num_queries):
+    remember(memo, shipment.reference, django_assert_num_queries)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE tracking_consignment SET destination_town = 'Leeds' WHERE id = %s",
+            [shipment.pk],
+        )
+    assert memo.caught_up()
+    assert Timeline.remembered(shipment.reference).consignment.destination_town == "Leeds"
+
+
+def test_a_brand_change_forgets_everything(memo, shipment, django_assert_num_queries):
+    remember(memo, shipment.reference, django_assert_num_queries)
+    Brand.objects.filter(pk=shipment.brand_id).update(name="Harbour & Pine Ltd")
+    assert memo.caught_up()
+    with django_assert_num_queries(1):
+        assert Timeline.remembered(shipment.reference).brand.name == "Harbour & Pine Ltd"
+
+
+def test_a_deleted_consignment_is_forgotten(memo, shipment, django_assert_num_queries):
+    remember(memo, shipment.reference, django_assert_num_queries)
+    Consignment.objects.filter(pk=shipment.pk).delete()
+    assert memo.caught_up()
+    assert Timeline.remembered(shipment.reference) is None
+
+
+def test_nothing_is_remembered_while_the_listener_is_away(
+    memo, shipment, django_assert_num_queries
+):
+    remember(memo, shipment.reference, django_assert_num_queries)
+    _kill_listener()
+    add_events(shipment.legs.get(), (5, "IN_TRANSIT"))
+    # Whether or not the listener heard the change before it went, the database is read.
+    with django_assert_num_queries(1):
+        fresh = Timeline.remembered(shipment.reference)
+    assert "IN_TRANSIT" in {e.code for leg in fresh.legs for e in leg.events}
+    # It reconnects on its own, and remembering resumes.
+    assert memo.caught_up(timeout=changes.RETRY_AFTER + 5)
+    remember(memo, shipment.reference, django_assert_num_queries)
+
+
+def test_a_change_heard_while_loading_is_not_remembered(memo, shipment):
+    assert memo.caught_up()
+    loads = []
+
+    def load_while_it_changes():
+        loads.append(Timeline.find(reference=shipment.reference))
+        if len(loads) == 1:
+            add_events(shipment.legs.get(), (5, "IN_TRANSIT"))
+            assert memo.caught_up()
+        return [("head",)]
+
+    memo.get(shipment.reference, load_while_it_changes)
+    memo.get(shipment.reference, load_while_it_changes)
+    assert len(loads) == 2  # the first load was not kept: it may predate the change
+
+
+def test_a_forked_worker_starts_its_own(memo, monkeypatch):
+    monkeypatch.setattr(changes.os, "getpid", lambda: memo.pid + 1)
+    child = changes.memo()
+    try:
+        assert child is not memo
+        assert child.pid == memo.pid + 1
+    finally:
+        child.stop()
+
+
+class TestThePage:
+    def test_an_unchanged_poll_costs_no_query(
+        self, memo, client, shipment, django_assert_num_queries
+    ):
+        url = f"/track/{shipment.reference}/"
+        assert memo.caught_up()
+        etag = client.get(url, headers=HTMX)["ETag"]
+        with django_assert_num_queries(0):
+            response = client.get(url, headers={**HTMX, "If-None-Match": etag})
+        assert response.status_code == 304
+
+    def test_a_poll_after_a_stored_event_shows_it(
+        self, memo, client, shipment, django_assert_num_queries
+    ):
+        url = f"/track/{shipment.reference}/"
+        remember(memo, shipment.reference, django_assert_num_queries)
+        etag = client.get(url, headers=HTMX)["ETag"]
+        add_events(shipment.legs.get(), (5, "IN_TRANSIT", "Sorted at hub"))
+        assert memo.caught_up()
+        response = client.get(url, headers={**HTMX, "If-None-Match": etag})
+        assert response.status_code == 200
+        assert "Sorted at hub" in response.content.decode()
