@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def outage(base: str, data: dict) -> None:
     def client(url, headers):
         while not stop.is_set():
             status, took = fetch(url, headers)
-            log.append((time.monotonic(), url.rsplit("/", 2)[-2] or url, status, took))
+            log.append((time.monotonic(), urllib.parse.urlparse(url).path, status, took))
             time.sleep(0.05)
 
     threads = [threading.Thread(target=client, args=t) for t in targets for _ in range(2)]
@@ -95,6 +96,12 @@ def outage(base: str, data: dict) -> None:
     failures_after = [e for e in after if e[2] not in (200, 503)]
     print("\nDatabase outage (PostgreSQL stopped for 10 s under load):")
     print(f"  answers during the outage: {statuses} over {len(during)} requests")
+    for name in sorted({entry[1] for entry in during}):
+        answered = [entry for entry in during if entry[1] == name]
+        last_200 = max((e[0] - stopped for e in answered if e[2] == 200), default=None)
+        after_200 = "none" if last_200 is None else f"the last {last_200:.2f} s after the stop"
+        codes = sorted({e[2] for e in answered})
+        print(f"    {name:44} {codes} over {len(answered)}; 200s: {after_200}")
     print(f"  first 503 after {first_503:.2f} s; slowest answer {slowest:.2f} s (target <= 3 s)")
     print(f"  500s: {sum(1 for e in log if e[2] == 500)}")
     print(f"  first 200 after the restart: {recovered:.2f} s (target <= 5 s)")
