@@ -4,6 +4,8 @@ These tests commit their writes (transactional_db): PostgreSQL announces a chang
 is committed.
 """
 
+import threading
+
 import pytest
 from django.db import connection
 
@@ -127,6 +129,32 @@ def test_a_change_heard_while_loading_is_not_remembered(memo, shipment):
     memo.get(shipment.reference, load_while_it_changes)
     memo.get(shipment.reference, load_while_it_changes)
     assert len(loads) == 2  # the first load was not kept: it may predate the change
+
+
+def test_a_load_begun_before_the_listener_listened_is_not_kept(settings):
+    settings.TIMELINE_MEMO = True
+    listening_may_start = threading.Event()
+
+    def connect_when_told():
+        listening_may_start.wait(5)
+        return changes._connect_default()
+
+    memo = changes.Memo(connect_when_told)
+    loads = []
+
+    def load():
+        loads.append(1)
+        if len(loads) == 1:  # a change committed now would not be heard: nobody listens yet
+            listening_may_start.set()
+            assert memo.caught_up()
+        return [("head",)]
+
+    try:
+        memo.get("EC-AAA-BBB-CCC", load)
+        memo.get("EC-AAA-BBB-CCC", load)
+        assert len(loads) == 2
+    finally:
+        memo.stop()
 
 
 def test_a_forked_worker_starts_its_own(memo, monkeypatch):

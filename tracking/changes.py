@@ -111,6 +111,10 @@ class Memo:
             try:
                 with self._connect() as connection:
                     connection.execute(f"LISTEN {CHANNEL}")
+                    # A load begun before now may have missed a change committed while
+                    # nobody was listening: none of them may be kept.
+                    with self._lock:
+                        self._forget()
                     self._connected = True
                     while not self._stopping.is_set():
                         beat = f"{self._beat}{time.monotonic()!r}"
