@@ -3,8 +3,10 @@
 The page, its live fragment and both APIs read a consignment through `Timeline`, so the query
 shape is owned here. Query one (the head) is the consignment with its brand, packages and which
 packages each leg carries; query two (run only when asked for) is the legs with their events.
-Rows come back as plain slotted objects rather than model instances: the timeline is read-only
-and rendering thousands of events should not pay for the ORM.
+The customer pages take the head through `Timeline.remembered`, which on PostgreSQL answers from
+the worker's memory while nothing has changed (tracking.changes). Rows come back as plain
+slotted objects rather than model instances: the timeline is read-only and rendering thousands
+of events should not pay for the ORM.
 """
 
 from __future__ import annotations
