@@ -45,6 +45,12 @@ class TestFramingPolicy:
         assert frame_ancestors(response) == f"{SHOP} https://*.harbour-stores.example"
         assert "X-Frame-Options" not in response
 
+    def test_it_carries_the_shapes_its_icons_refer_to(self, client, embeddable):
+        html = client.get(embed_url(embeddable, parent=SHOP)).content.decode()
+        used = set(re.findall(r'<use href="#(icon-[a-z]+)"/>', html))
+        assert used
+        assert used <= set(re.findall(r'<symbol id="(icon-[a-z]+)"', html))
+
     def test_its_live_region_and_304s_carry_the_same_policy(self, client, embeddable):
         url = embed_url(embeddable, parent=SHOP)
         live = client.get(url, HTTP_HX_REQUEST="true")

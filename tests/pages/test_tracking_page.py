@@ -115,6 +115,24 @@ class TestContent:
         assert 'aria-hidden="true" focusable="false"' in html
         assert "<img" not in html.split("</header>", 1)[1]
 
+    def test_each_icon_refers_to_a_shape_the_page_carries_once(self, client, page_url):
+        unknown = client.get("/track/EC-ZZZ-ZZZ-ZZZ/")
+        assert unknown.status_code == 404
+        for response in (client.get(page_url), client.get("/"), unknown):
+            html = html_of(response)
+            used = set(re.findall(r'<use href="#(icon-[a-z]+)"/>', html))
+            defined = re.findall(r'<symbol id="(icon-[a-z]+)"', html)
+            assert used <= set(defined)
+            assert len(defined) == len(set(defined))
+        page = html_of(client.get(page_url))
+        assert len(set(re.findall(r'<use href="#(icon-[a-z]+)"/>', page))) > 3
+
+    def test_the_live_region_refers_to_shapes_of_the_page_around_it(self, client, page_url):
+        live = client.get(page_url, headers={"HX-Request": "true"}).content.decode()
+        assert "<symbol" not in live
+        used = set(re.findall(r'<use href="#(icon-[a-z]+)"/>', live))
+        assert used <= set(re.findall(r'<symbol id="(icon-[a-z]+)"', html_of(client.get(page_url))))
+
     def test_carrier_text_with_html_is_shown_as_text(self, client, shipment, page_url):
         leg = shipment.legs.first()
         event(leg, 0.5, "IN_TRANSIT", '<script>alert("x")</script><b>bold</b>', location="<i>x</i>")
