@@ -135,7 +135,8 @@ class Memo:
     def _hear(self, payload: str) -> None:
         if payload.startswith("."):
             if payload.startswith(self._beat):
-                self._caught_up_to = float(payload[len(self._beat) :])
+                sent = float(payload[len(self._beat) :])
+                self._caught_up_to = max(self._caught_up_to, sent)  # beats may cross
             return  # another worker's heartbeat
         with self._lock:
             self._sequence += 1
