@@ -93,7 +93,7 @@ class Memo:
         deadline = sent + timeout
         if self._connected:
             with connections["default"].cursor() as cursor:
-                cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, f"{self._beat}{sent!r}"])
+                cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, self._beat_sent(sent)])
         while time.monotonic() < deadline:
             if self._connected and self._caught_up_to >= sent:
                 return True
@@ -117,7 +117,7 @@ class Memo:
                         self._forget()
                     self._connected = True
                     while not self._stopping.is_set():
-                        beat = f"{self._beat}{time.monotonic()!r}"
+                        beat = self._beat_sent(time.monotonic())
                         connection.execute("SELECT pg_notify(%s, %s)", (CHANNEL, beat))
                         for note in connection.notifies(timeout=HEARTBEAT):
                             self._hear(note.payload)
@@ -131,6 +131,10 @@ class Memo:
             with self._lock:
                 self._forget()
             self._stopping.wait(RETRY_AFTER)
+
+    def _beat_sent(self, when: float) -> str:
+        """This memo's heartbeat, carrying the moment it was sent."""
+        return f"{self._beat}{when!r}"
 
     def _hear(self, payload: str) -> None:
         if payload.startswith("."):

@@ -245,13 +245,12 @@ class Timeline:
         """find(reference=) for the customer pages: on PostgreSQL the head comes from this
         process's memory until the database announces a change to the consignment
         (tracking.changes), so an unchanged page or poll costs no query."""
-        head = _HEADS[("reference",)]
+
+        def load() -> list[tuple]:
+            return _HEADS[("reference",)].rows(reference=reference)
+
         memo = changes.memo()
-        if memo is None:
-            rows = head.rows(reference=reference)
-        else:
-            rows = memo.get(reference, lambda: head.rows(reference=reference))
-        return cls._from_rows(rows, "default")
+        return cls._from_rows(load() if memo is None else memo.get(reference, load), "default")
 
     @classmethod
     def _from_rows(cls, rows: list[tuple], db: str) -> Timeline | None:
