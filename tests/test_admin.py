@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -249,3 +250,118 @@ def test_a_correct_login_is_not_counted(client, admin_user):
         response = client.post(url, {"username": "admin", "password": "password"})
         assert response.status_code == 302
         client.logout()
+
+
+def submitted_as_shown(response) -> dict:
+    """A change page's form and inlines as the browser would post them back unchanged."""
+    forms = [response.context["adminform"].form]
+    for inline in response.context["inline_admin_formsets"]:
+        forms += [inline.formset.management_form, *inline.formset.forms]
+    data = {"_save": "Save"}
+    for form in forms:
+        for field in form:
+            value = field.value()
+            if value is True:
+                data[field.html_name] = "on"
+            elif value not in (None, False, ""):
+                data[field.html_name] = value
+    return data
+
+
+def delivered_consignment(consignment, leg):
+    add_events(leg, (1, "IN_TRANSIT"), (2, "DELIVERED"), package=consignment.packages.first())
+    add_events(leg, (3, "DELIVERED"))
+    consignment.refresh_from_db()
+    assert consignment.status == 5
+    return consignment
+
+
+@pytest.mark.parametrize("inline", ["legs", "packages"])
+def test_the_consignment_page_refuses_to_delete_a_row_with_events(
+    admin_client, consignment, leg, inline
+):
+    delivered_consignment(consignment, leg)
+    url = reverse("admin:tracking_consignment_change", args=[consignment.pk])
+    form = submitted_as_shown(admin_client.get(url))
+    form[f"{inline}-0-DELETE"] = "on"
+    response = admin_client.post(url, form)
+    assert response.status_code == 200
+    assert "events are append-only" in response.content.decode()
+    assert TrackingEvent.objects.count() == 3
+    assert (consignment.legs.count(), consignment.packages.count()) == (1, 2)
+    consignment.refresh_from_db()
+    assert consignment.status == 5
+
+
+def test_the_consignment_page_still_deletes_a_leg_without_events(admin_client, consignment, leg):
+    url = reverse("admin:tracking_consignment_change", args=[consignment.pk])
+    form = submitted_as_shown(admin_client.get(url))
+    form["legs-0-DELETE"] = "on"
+    response = admin_client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert not consignment.legs.exists()
+
+
+@pytest.mark.parametrize("model", ["consignment", "trackingrecord"])
+def test_delete_pages_refuse_with_a_message_when_events_would_go(
+    admin_client, consignment, leg, model
+):
+    delivered_consignment(consignment, leg)
+    target = {"consignment": consignment, "trackingrecord": leg}[model]
+    url = reverse(f"admin:tracking_{model}_delete", args=[target.pk])
+    page = admin_client.get(url)
+    assert "events are append-only" in page.content.decode()
+    assert 'name="post"' not in page.content.decode()
+    confirmed = admin_client.post(url, {"post": "yes"})
+    assert confirmed.status_code == 200
+    assert "events are append-only" in confirmed.content.decode()
+    assert TrackingEvent.objects.count() == 3
+    assert type(target).objects.filter(pk=target.pk).exists()
+
+
+@pytest.mark.parametrize("model", ["consignment", "trackingrecord"])
+def test_bulk_delete_refuses_with_a_message_when_events_would_go(
+    admin_client, consignment, leg, model
+):
+    delivered_consignment(consignment, leg)
+    target = {"consignment": consignment, "trackingrecord": leg}[model]
+    url = reverse(f"admin:tracking_{model}_changelist")
+    form = {"action": "delete_selected", "_selected_action": [target.pk], "index": 0}
+    asked = admin_client.post(url, form)
+    assert "events are append-only" in asked.content.decode()
+    confirmed = admin_client.post(url, {**form, "post": "yes"})
+    assert confirmed.status_code == 200
+    assert "events are append-only" in confirmed.content.decode()
+    assert TrackingEvent.objects.count() == 3
+    assert type(target).objects.filter(pk=target.pk).exists()
+
+
+def test_a_consignment_without_events_can_still_be_deleted(admin_client, consignment, leg):
+    url = reverse("admin:tracking_consignment_delete", args=[consignment.pk])
+    response = admin_client.post(url, {"post": "yes"})
+    assert response.status_code == 302
+    assert not Consignment.objects.filter(pk=consignment.pk).exists()
+
+
+@pytest.mark.parametrize("model", ["brand", "carrier"])
+def test_brands_and_carriers_with_events_are_not_deleted(admin_client, consignment, leg, model):
+    delivered_consignment(consignment, leg)
+    target = {"brand": consignment.brand, "carrier": leg.carrier}[model]
+    url = reverse(f"admin:tracking_{model}_delete", args=[target.pk])
+    response = admin_client.post(url, {"post": "yes"})
+    assert response.status_code == 200
+    assert TrackingEvent.objects.count() == 3
+
+
+def test_revoking_from_a_filtered_list_logs_each_key(admin_client, brand):
+    keys = [services.issue_api_key(name=f"Shop {n}", brand=brand)[0] for n in range(2)]
+    url = reverse("admin:tracking_apikey_changelist") + "?active__exact=1"
+    response = admin_client.post(
+        url,
+        {"action": "revoke", "_selected_action": [key.pk for key in keys], "index": 0},
+        follow=True,
+    )
+    assert "Revoked 2 key(s)." in response.content.decode()
+    assert not ApiKey.objects.filter(active=True).exists()
+    history = LogEntry.objects.filter(action_flag=CHANGE, change_message="Revoked.")
+    assert sorted(entry.object_id for entry in history) == sorted(str(key.pk) for key in keys)

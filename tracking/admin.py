@@ -11,13 +11,15 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import NestedObjects
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import router, transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import capfirst
 
 from tracking import services
 from tracking import status as rules
@@ -33,8 +35,54 @@ from tracking.models import (
 )
 
 
+def events_deleted_with(objs) -> int:
+    """How many events deleting `objs` would cascade to, found by the collector Django's own
+    delete uses, so every path (a row, a page, a bulk action, a brand) is judged the same way."""
+    collector = NestedObjects(using=router.db_for_write(TrackingEvent))
+    collector.collect(objs)
+    return len(collector.model_objs.get(TrackingEvent, ()))
+
+
+class KeepEventsOnDeleteMixin:
+    """Delete pages and the "delete selected" action refuse whatever would take events with it.
+
+    The events appear as protected objects, so Django shows why and offers no confirm button,
+    and a forged confirmation re-renders the page instead of deleting (or answering 403).
+    """
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        events = events_deleted_with(objs)
+        if events:
+            # The reason is the rule, not a missing permission that a superuser could have.
+            perms_needed.discard(TrackingEvent._meta.verbose_name)
+            protected = [*protected, f"{events} tracking event(s): events are append-only"]
+        return deleted, counts, perms_needed, protected
+
+
+class KeepEventsInlineFormSet(forms.BaseInlineFormSet):
+    """An inline's Delete checkbox cascades like any delete, but the admin checks no permission
+    of the rows it cascades to: refuse here any row whose deletion would take events with it."""
+
+    def clean(self):
+        super().clean()
+        refusals = []
+        for form in self.forms:
+            if form.instance._state.adding or not self._should_delete_form(form):
+                continue
+            events = events_deleted_with([form.instance])
+            if events:
+                refusals.append(
+                    f"{capfirst(self.model._meta.verbose_name)} “{form.instance}” cannot be "
+                    f"deleted: its {events} tracking event(s) would go with it, and events are "
+                    "append-only."
+                )
+        if refusals:
+            raise ValidationError(refusals)
+
+
 @admin.register(Brand)
-class BrandAdmin(admin.ModelAdmin):
+class BrandAdmin(KeepEventsOnDeleteMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "default_language", "time_zone"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -56,13 +104,14 @@ class BrandAdmin(admin.ModelAdmin):
 
 
 @admin.register(Carrier)
-class CarrierAdmin(admin.ModelAdmin):
+class CarrierAdmin(KeepEventsOnDeleteMixin, admin.ModelAdmin):
     list_display = ["name", "code"]
     search_fields = ["name", "code"]
 
 
 class PackageInline(admin.TabularInline):
     model = Package
+    formset = KeepEventsInlineFormSet
     fields = ["reference", "description", "sequence", "status"]
     readonly_fields = ["status"]
     extra = 0
@@ -70,6 +119,7 @@ class PackageInline(admin.TabularInline):
 
 class LegInline(admin.TabularInline):
     model = TrackingRecord
+    formset = KeepEventsInlineFormSet
     fields = [
         "sequence",
         "carrier",
@@ -104,7 +154,7 @@ class RederiveOnSaveMixin:
 
 
 @admin.register(Consignment)
-class ConsignmentAdmin(RederiveOnSaveMixin, admin.ModelAdmin):
+class ConsignmentAdmin(KeepEventsOnDeleteMixin, RederiveOnSaveMixin, admin.ModelAdmin):
     list_display = [
         "reference",
         "brand",
@@ -258,7 +308,7 @@ class LegAdminForm(forms.ModelForm):
 
 
 @admin.register(TrackingRecord)
-class TrackingRecordAdmin(RederiveOnSaveMixin, admin.ModelAdmin):
+class TrackingRecordAdmin(KeepEventsOnDeleteMixin, RederiveOnSaveMixin, admin.ModelAdmin):
     form = LegAdminForm
     list_display = [
         "__str__",
@@ -522,10 +572,16 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset):
-        count = queryset.update(active=False)
-        for key in queryset:
-            self.log_change(request, key, "Revoked.")
-        self.message_user(request, f"Revoked {count} key(s).")
+        # The keys are listed before they change: re-reading the changelist's queryset after
+        # the update finds none of them when the list is filtered to active keys.
+        selected = list(queryset.values_list("pk", flat=True))
+        with transaction.atomic():
+            # Locked, so two staff revoking the same keys at once record each revocation once.
+            keys = list(ApiKey.objects.select_for_update().filter(pk__in=selected, active=True))
+            ApiKey.objects.filter(pk__in=[key.pk for key in keys]).update(active=False)
+            for key in keys:
+                self.log_change(request, key, "Revoked.")
+        self.message_user(request, f"Revoked {len(keys)} key(s).")
 
     @admin.action(description="Rotate: issue a new secret; the old one works for 24 hours more")
     def rotate(self, request, queryset):
