@@ -21,6 +21,18 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@ $(VENV)/.runtime
 
+# The Nu Html Checker for tests/pages/test_validity.py: npm's vnu-jar, run by the machine's
+# Java and kept in the venv (so `make clean` removes it). --ignore-scripts: its postinstall
+# would fetch a Java runtime, and the machine has one.
+VNU_VERSION := 26.9.27
+$(VENV)/.vnu-$(VNU_VERSION): | $(BIN)/python
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --silent --no-save --no-package-lock --no-audit --no-fund --ignore-scripts \
+			--prefix $(VENV)/vnu vnu-jar@$(VNU_VERSION) && touch $@; \
+	else \
+		echo "## npm is missing: THE HTML VALIDATION TEST WILL BE SKIPPED (apt-get install npm) ##"; \
+	fi
+
 $(SECRET_FILE):
 	@umask 077 && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 
@@ -36,7 +48,7 @@ run: $(VENV)/.runtime $(SECRET_FILE)
 	PORT=$(PORT) exec $(BIN)/gunicorn config.wsgi:application -c gunicorn.conf.py
 
 ## test: set up, lint and run the whole test suite (SQLite, or DATABASE_URL when set)
-test: $(VENV)/.dev
+test: $(VENV)/.dev $(VENV)/.vnu-$(VNU_VERSION)
 	@./scripts/ensure-chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

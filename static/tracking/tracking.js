@@ -1,7 +1,7 @@
 /* The tracking page's behaviour beyond htmx: conditional polls, no polling in background tabs,
    and package tabs. All of it is optional: without JavaScript the page is complete (a Refresh
    link instead of polling, jump links instead of tabs). CSP forbids inline script and eval,
-   which is why this lives here rather than in hx-on attributes or hx-trigger filters. */
+   which is why this lives here rather than in data-hx-on attributes or trigger filters. */
 (function () {
   "use strict";
 
@@ -27,7 +27,7 @@
   document.addEventListener("visibilitychange", function () {
     var region = liveRegion();
     var body = liveBody();
-    if (document.hidden || !region || !window.htmx || !region.hasAttribute("hx-trigger")) { return; }
+    if (document.hidden || !region || !window.htmx || !region.hasAttribute("data-hx-trigger")) { return; }
     if (body && body.dataset.final) { return; }
     window.htmx.trigger(region, "tracking-refresh");
   });

@@ -1,0 +1,111 @@
+"""Every page is valid HTML by the Nu Html Checker (vnu.jar, the W3C validator's engine).
+
+`make test` installs vnu.jar into .venv/vnu (npm's vnu-jar); VNU_JAR points elsewhere. The
+pages are rendered through the test client, written to files and checked in one run of the
+checker, since starting Java costs more than checking a page.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+
+from tests.pages.conftest import POSTCODE, form_token
+
+pytestmark = pytest.mark.django_db
+
+VNU_JAR = Path(
+    os.environ.get(
+        "VNU_JAR", settings.BASE_DIR / ".venv/vnu/node_modules/vnu-jar/build/dist/vnu.jar"
+    )
+)
+SHOP = "https://shop.harbour.example"
+
+if not VNU_JAR.exists() or shutil.which("java") is None:
+    pytest.skip(
+        f"HTML VALIDATION SKIPPED: needs java and {VNU_JAR} (`make test` installs it)",
+        allow_module_level=True,
+    )
+
+
+def validate(pages: dict[str, bytes], folder: Path) -> dict[str, list[str]]:
+    """The checker's errors for each page, by name."""
+    paths = {}
+    for name, html in pages.items():
+        paths[name] = folder / f"{name}.html"
+        paths[name].write_bytes(html)
+    result = subprocess.run(
+        ["java", "-jar", str(VNU_JAR), "--format", "json", "--exit-zero-always", "--stdout"]
+        + [str(path) for path in paths.values()],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    errors: dict[str, list[str]] = {name: [] for name in pages}
+    by_path = {str(path): name for name, path in paths.items()}
+    for message in json.loads(result.stdout)["messages"]:
+        if message["type"] == "error" or message.get("subType") == "fatal":
+            name = by_path.get(urlparse(message.get("url", "")).path, "?")
+            extract = " ".join(message.get("extract", "").split())[:120]
+            errors.setdefault(name, []).append(
+                f"line {message.get('lastLine')}: {message['message']} [{extract}]"
+            )
+    return errors
+
+
+@pytest.fixture
+def pages(client, page_brand, shipment, page_url):
+    page_brand.embed_origins = SHOP
+    page_brand.logo_url = "/static/demo/harbour-and-pine.svg"
+    page_brand.save()
+    embed = f"/embed/{shipment.reference}/"
+    rendered = {
+        "lookup": client.get("/"),
+        "lookup-unknown": client.get("/track/?reference=EC-ZZZ-ZZZ-ZZZ"),
+        "tracking": client.get(page_url),
+        "tracking-history-restore": client.get(
+            page_url, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
+        ),
+        "tracking-refused-form": client.post(
+            f"{page_url}verify/", {"postcode": POSTCODE, "token": "forged"}
+        ),
+        "embed": client.get(embed, {"parent": SHOP}),
+        "embed-plain": client.get(embed),
+        "not-found": client.get("/no/such/page/"),
+    }
+    token = form_token(rendered["tracking"])
+    client.post(f"{page_url}verify/", {"postcode": POSTCODE, "token": token})
+    rendered["tracking-verified"] = client.get(page_url)
+    assert "Alex Morgan" in rendered["tracking-verified"].content.decode()
+    statuses = {name: response.status_code for name, response in rendered.items()}
+    assert statuses == {
+        "lookup": 200,
+        "lookup-unknown": 404,
+        "tracking": 200,
+        "tracking-history-restore": 200,
+        "tracking-refused-form": 403,
+        "embed": 200,
+        "embed-plain": 200,
+        "not-found": 404,
+        "tracking-verified": 200,
+    }
+    return {name: response.content for name, response in rendered.items()}
+
+
+def test_every_page_is_valid_html(pages, tmp_path):
+    errors = validate(pages, tmp_path)
+    report = [f"{name} {error}" for name, found in errors.items() for error in found]
+    assert report == [], "\n".join(report)
+
+
+def test_the_checker_does_report_invalid_markup(tmp_path):
+    """The test above would pass on a checker that never complains; this one would not."""
+    broken = b'<!doctype html><html lang="en"><title>x</title><div hx-get="/x"><p>hi</div>'
+    errors = validate({"broken": broken}, tmp_path)
+    assert any("hx-get" in error for error in errors["broken"])
