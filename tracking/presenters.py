@@ -30,7 +30,7 @@ from tracking.timeline import EventRow, LegRow, PackageTimeline, Timeline
 
 # Part of every ETag: bump it when the page's markup changes, so no cached copy outlives a
 # release.
-PAGE_REVISION = "5"
+PAGE_REVISION = "6"
 POLL_SECONDS = 30  # tests shorten it with the TRACKING_POLL_SECONDS setting
 
 # htmx reads this from <meta name="htmx-config">. The CSP allows no inline style and no eval,

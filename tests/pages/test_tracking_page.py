@@ -5,6 +5,7 @@ import re
 
 import pytest
 import time_machine
+from django.conf import settings
 
 from tests.factories import CarrierFactory, make_consignment, make_leg, rate_limit_queries
 from tests.pages.conftest import build, event, text_of
@@ -28,6 +29,19 @@ class TestContent:
         assert re.search(r"<h1[^>]*>Out for delivery</h1>", html)
         assert "1 of 2 packages delivered" in text
         assert "Tracking EC-PAG-000-001" in text
+
+    def test_the_logo_has_a_fixed_box_so_nothing_moves_when_it_loads(
+        self, client, page_brand, page_url
+    ):
+        page_brand.logo_url = "/static/demo/harbour-and-pine.svg"
+        page_brand.save()
+        logo = re.search(r'<img class="brandbar__logo"[^>]*>', html_of(client.get(page_url)))
+        assert logo, "no logo"
+        assert 'width="200"' in logo.group(0) and 'height="40"' in logo.group(0)
+        # Any logo's shape fits the 5:1 box, at its left, without stretching.
+        css = (settings.BASE_DIR / "static/tracking/site.css").read_text()
+        rule = re.search(r"\.brandbar__logo \{([^}]*)\}", css).group(1)
+        assert "object-fit: contain" in rule and "aspect-ratio: 5 / 1" in rule
 
     def test_the_stepper_is_an_ordered_list_with_the_current_step(self, client, page_url):
         html = html_of(client.get(page_url))
