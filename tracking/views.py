@@ -456,8 +456,10 @@ def _unless_fresh(request: HttpRequest, etag: str, last_modified: float) -> Http
     body. A poll sends back exactly the ETag it was given and no other condition: that case
     is answered at once; any other combination gets Django's full RFC 9110 evaluation."""
     meta = request.META
+    # If-None-Match compares weakly (RFC 9110, 13.1.2): with or without W/ it is the same
+    # validator, whether GZipMiddleware or a proxy added the W/ or took it off.
     if (
-        meta.get("HTTP_IF_NONE_MATCH") == etag
+        meta.get("HTTP_IF_NONE_MATCH", "").removeprefix("W/") == etag.removeprefix("W/")
         and "HTTP_IF_MATCH" not in meta
         and "HTTP_IF_UNMODIFIED_SINCE" not in meta
     ):
