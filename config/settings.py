@@ -99,6 +99,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "tracking.api.caching.PrivateApiAnswersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "tracking.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
