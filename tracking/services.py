@@ -140,20 +140,27 @@ def create_consignment(
         check_length(f"packages[{index}].description", spec.description, TEXT_MAX)
         if spec.reference and not PACKAGE_REFERENCE.match(spec.reference.strip().upper()):
             raise ValidationError({f"packages[{index}].reference": "must look like EP-XXX-XXX-XXX"})
-    if wanted:
-        taken = Package.objects.filter(reference__in=wanted).values_list("reference", flat=True)
-        if taken := sorted(taken):
-            raise ValidationError({"packages": f"reference {taken[0]} is already in use"})
-
     if reference:
         reference = reference.strip().upper()
         if not CONSIGNMENT_REFERENCE.match(reference):
             raise ValidationError({"reference": "must look like EC-XXX-XXX-XXX"})
-        if Consignment.objects.filter(reference=reference).exists():
-            raise ValidationError({"reference": f"{reference} is already in use"})
+
+    # A reference held by any brand is refused, and only the first one found is named: each
+    # refusal tells the caller that someone holds it, so callers count them as lookups (the
+    # code "reference_in_use" marks them) and one request learns one fact at most.
+    if wanted:
+        taken = set(
+            Package.objects.filter(reference__in=wanted).values_list("reference", flat=True)
+        )
+        for index, spec in enumerate(packages):
+            if spec.reference and (canonical := spec.reference.strip().upper()) in taken:
+                raise _reference_in_use(f"packages[{index}].reference", canonical)
+    if reference and Consignment.objects.filter(reference=reference).exists():
+        raise _reference_in_use("reference", reference)
 
     now = timezone.now()
     consignment = _insert_with_reference(
+        "reference",
         Consignment(
             reference=reference or "",
             brand=brand,
@@ -172,6 +179,7 @@ def create_consignment(
     )
     for sequence, spec in enumerate(packages, start=1):
         _insert_with_reference(
+            f"packages[{sequence - 1}].reference",
             Package(
                 consignment=consignment,
                 reference=(spec.reference or "").strip().upper(),
@@ -183,10 +191,28 @@ def create_consignment(
     return consignment
 
 
-def _insert_with_reference(row: Consignment | Package, prefix: str):
+def _reference_in_use(field_name: str, reference: str) -> ValidationError:
+    return ValidationError(
+        {
+            field_name: ValidationError(
+                "%(reference)s is already in use",
+                code="reference_in_use",
+                params={"reference": reference},
+            )
+        }
+    )
+
+
+def _insert_with_reference(field_name: str, row: Consignment | Package, prefix: str):
     """Insert `row`, drawing a fresh random reference on the rare collision."""
     if row.reference:
-        row.save(force_insert=True)
+        try:
+            row.save(force_insert=True)
+        except IntegrityError:
+            # Another request stored this reference after create_consignment's check; the
+            # reference is the only unique value a new row can clash on, so this is that check's
+            # refusal, arriving late. (No query here: on PostgreSQL the transaction is aborted.)
+            raise _reference_in_use(field_name, row.reference) from None
         return row
     for _attempt in range(REFERENCE_ATTEMPTS):
         row.reference = new_reference(prefix)

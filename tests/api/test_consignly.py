@@ -4,6 +4,7 @@ import datetime as dt
 import json
 import re
 import uuid
+from types import SimpleNamespace
 
 import pytest
 import time_machine
@@ -664,6 +665,115 @@ class TestConsignments:
         assert body["trackingPageUrl"] == "http://testserver/track/EC-AAA-BBB-CCC/"
 
 
+class TestReferencesHeldElsewhere:
+    """A reference the client chose may be held by any brand. The answer must not say whose, and
+    each such answer is a lookup, so it counts against RATE_LIMIT_LOOKUP like the page's."""
+
+    @pytest.fixture
+    def held(self, consignment) -> dict:
+        """What our brand holds, as each field would name it in a request."""
+        package = consignment.packages.order_by("sequence").first()
+        return {"reference": consignment.reference, "package": package.reference}
+
+    @staticmethod
+    def naming(field: str, reference: str) -> dict:
+        if field == "reference":
+            return {**NEW_CONSIGNMENT, "reference": reference}
+        return {**NEW_CONSIGNMENT, "packages": [{"description": "Boots"}, {"reference": reference}]}
+
+    MESSAGES = {
+        "reference": "reference {} cannot be used; leave it out to have one generated.",
+        "package": "packages[1].reference {} cannot be used; leave it out to have one generated.",
+    }
+
+    @pytest.mark.parametrize("field", ["reference", "package"])
+    def test_a_reference_in_use_reads_the_same_whoever_holds_it(
+        self, api, our_key, their_key, held, field
+    ):
+        body = self.naming(field, held[field])
+        before = snapshot()
+
+        ours = send(api, "POST", "/v1/consignments", our_key, body)
+        theirs = send(api, "POST", "/v1/consignments", their_key, body)
+
+        assert assert_error(ours, 400, "Validation Failed") == [
+            self.MESSAGES[field].format(held[field])
+        ]
+        assert (theirs.status_code, theirs.content) == (ours.status_code, ours.content)
+        assert snapshot() == before
+
+    @pytest.mark.parametrize("field", ["reference", "package"])
+    def test_a_reference_taken_by_a_racing_request_reads_the_same(
+        self, api, their_key, brand, field
+    ):
+        from django.db import connection
+
+        wanted = {"reference": "EC-RAC-ING-001", "package": "EP-RAC-ING-001"}[field]
+        table = (Consignment if field == "reference" else Package)._meta.db_table
+        raced = []
+
+        def competitor(execute, sql, params, many, context):
+            # Another request stores the reference between our check and our insert.
+            if not raced and sql.startswith(f'INSERT INTO "{table}"') and wanted in params:
+                raced.append(True)
+                services.create_consignment(
+                    brand=brand,
+                    reference=wanted if field == "reference" else None,
+                    packages=[services.PackageSpec(wanted if field == "package" else None)],
+                )
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(competitor):
+            response = send(api, "POST", "/v1/consignments", their_key, self.naming(field, wanted))
+
+        assert raced
+        assert assert_error(response, 400, "Validation Failed") == [
+            self.MESSAGES[field].format(wanted)
+        ]
+
+    def test_conflicts_use_up_the_brands_lookup_allowance(
+        self, api, our_key, their_key, other_brand, held, settings
+    ):
+        settings.RATE_LIMIT_LOOKUP = "3/h"
+        theirs = make_consignment(other_brand, reference="EC-THE-IRS-001")
+        _key, secret = services.issue_api_key(name="Elsewhere WMS", brand=other_brand)
+        second_key = SimpleNamespace(bearer={"HTTP_AUTHORIZATION": f"Bearer {secret}"})
+        conflicts = [
+            self.naming("reference", held["reference"]),  # another brand's
+            self.naming("package", held["package"]),  # another brand's package
+            self.naming("reference", theirs.reference),  # its own: counted all the same
+        ]
+
+        with time_machine.travel(at(0.25), tick=False):
+            answers = [send(api, "POST", "/v1/consignments", their_key, b) for b in conflicts]
+            over = send(api, "POST", "/v1/consignments", their_key, conflicts[0])
+            # Once the allowance is gone a free reference is refused too, before it is looked
+            # at: otherwise "stored" against "refused" would still tell which ones are taken.
+            free = send(
+                api,
+                "POST",
+                "/v1/consignments",
+                their_key,
+                self.naming("reference", "EC-FRE-E00-001"),
+            )
+            other_key = send(api, "POST", "/v1/consignments", second_key, conflicts[0])
+            generated = send(
+                api, "POST", "/v1/consignments", their_key, {**NEW_CONSIGNMENT, "packages": [{}]}
+            )
+            elsewhere = send(api, "POST", "/v1/consignments", our_key, conflicts[2])
+
+        assert [a.status_code for a in answers] == [400, 400, 400]
+        for refused in (over, free, other_key):
+            [message] = assert_error(refused, 429, "Too Many Requests")
+            assert "retry in" in message
+            assert 1 <= int(refused["Retry-After"]) <= 3600
+        assert over.content == free.content == other_key.content
+        assert not Consignment.objects.filter(reference="EC-FRE-E00-001").exists()
+        # Generating a reference looks nothing up; another brand has its own allowance.
+        assert generated.status_code == 200
+        assert_error(elsewhere, 400, "Validation Failed")
+
+
 # -- Who may do what ---------------------------------------------------------------------------
 
 ENDPOINTS = [
@@ -942,7 +1052,7 @@ CONSIGNMENT_RULES = [
     ({**NEW_CONSIGNMENT, "reference": " " * 41}, "reference must be at most 40 characters."),
     (
         {**NEW_CONSIGNMENT, "reference": "EC-AAA-BBB-CCC"},
-        "reference EC-AAA-BBB-CCC is already in use.",
+        "reference EC-AAA-BBB-CCC cannot be used; leave it out to have one generated.",
     ),
     (
         {**NEW_CONSIGNMENT, "customerReference": "x" * 101},

@@ -13,11 +13,11 @@ import re
 import uuid
 from collections.abc import Mapping
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator, validate_email
-from django.db import IntegrityError
 from django.db.models import Q
 from django.http import Http404, HttpResponse, JsonResponse
 from django.utils import timezone
@@ -43,7 +43,7 @@ from rest_framework.routers import SimpleRouter
 from rest_framework.settings import api_settings
 from rest_framework.views import set_rollback
 
-from tracking import access, services
+from tracking import access, ratelimit, services
 from tracking import status as rules
 from tracking.api.auth import (
     ApiKeyRateThrottle,
@@ -116,6 +116,10 @@ ERROR_TYPES = {
 # -- The error envelope ----------------------------------------------------------------------
 
 
+class ReferenceLookupsThrottled(exceptions.Throttled):
+    """The brand named too many references that someone holds (RATE_LIMIT_LOOKUP)."""
+
+
 def error_response(status: int, error_type: str, messages: list[str]) -> JsonResponse:
     return JsonResponse({"ErrorType": error_type, "ErrorMessages": messages}, status=status)
 
@@ -186,6 +190,12 @@ def handle_exception(exc, context) -> Response | None:
             messages = [f"The request body is not valid JSON ({reason})."]
         elif isinstance(exc, exceptions.UnsupportedMediaType):
             messages = ["Request bodies must be sent as application/json."]
+        elif isinstance(exc, ReferenceLookupsThrottled):
+            wait = math.ceil(exc.wait or 1)
+            messages = [
+                f"Too many references that cannot be used; retry in {wait} seconds, or leave "
+                "references out to have them generated."
+            ]
         elif isinstance(exc, exceptions.Throttled):
             wait = math.ceil(exc.wait or 1)
             messages = [f"Too many requests for this API key; retry in {wait} seconds."]
@@ -849,6 +859,42 @@ def _read(request, serializer_class) -> dict:
     return serializer.validated_data
 
 
+# A reference that someone holds is refused, which tells the caller it exists: a lookup, like
+# the page's, so it counts against RATE_LIMIT_LOOKUP. Per brand, the tenant that learns the
+# answer, however many keys it has or addresses it sends from (several brands' integrations
+# often share one platform's address, so an address counter would let one block the others).
+# The wording is the same whoever holds the reference, and own-brand refusals count too, so
+# neither the answer nor the allowance tells one brand's references from another's.
+REFERENCE_LOOKUP_SCOPE = "api-reference-lookup"
+REFERENCE_IN_USE = "reference_in_use"  # services' code for a reference held by anyone
+
+
+def _reference_lookups(request) -> tuple[str, str, str]:
+    return REFERENCE_LOOKUP_SCOPE, str(request.auth.brand_id), settings.RATE_LIMIT_LOOKUP
+
+
+def _check_lookup_allowance(request) -> None:
+    """Once the allowance is spent, a request naming its own references is refused before any
+    is looked at: storing a free one and refusing a held one would still tell them apart."""
+    decision = ratelimit.peek(*_reference_lookups(request))
+    if not decision.allowed:
+        raise ReferenceLookupsThrottled(wait=decision.retry_after)
+
+
+def _refused_reference(request, error: DjangoValidationError) -> str | None:
+    """The message for services' refusal of a reference someone holds, counted as a lookup;
+    None for any other error."""
+    for name, errors in getattr(error, "error_dict", {}).items():
+        for item in errors:
+            if item.code == REFERENCE_IN_USE:
+                decision = ratelimit.hit(*_reference_lookups(request))
+                if not decision.allowed:  # only when requests raced past the check together
+                    raise ReferenceLookupsThrottled(wait=decision.retry_after)
+                field, reference = WIRE_NAMES.get(name, name), item.params["reference"]
+                return f"{field} {reference} cannot be used; leave it out to have one generated."
+    return None
+
+
 class ConsignlyViewSet(viewsets.GenericViewSet):
     authentication_classes = [BearerKeyAuthentication]
     permission_classes = [HasClientKey]
@@ -1071,10 +1117,20 @@ class TrackingViewSet(mixins.ListModelMixin, ConsignlyViewSet):
         operation_id="consignly_consignments_create",
         summary="Create consignment",
         description="A consignment with at least one package; references are generated "
-        "where not given.",
+        "where not given. A reference of your own that is already held (by anyone) is refused "
+        "with 400, and each such refusal counts against your brand's lookup allowance.",
         parameters=HEADERS,
         request=ConsignlyNewConsignmentSerializer,
-        responses={200: CREATED_CONSIGNMENT, **BAD_BODY, **KEY_ERRORS},
+        responses={
+            200: CREATED_CONSIGNMENT,
+            **BAD_BODY,
+            **KEY_ERRORS,
+            429: _error(
+                "Rate limit for this key exceeded, or the brand has named too many references "
+                "that cannot be used (then only requests naming their own references are "
+                "refused); see Retry-After."
+            ),
+        },
         examples=[
             OpenApiExample(
                 "Two parcels",
@@ -1113,6 +1169,8 @@ class ConsignmentViewSet(mixins.ListModelMixin, ConsignlyViewSet):
 
     def create(self, request, *args, **kwargs):
         body = _read(request, ConsignlyNewConsignmentSerializer)
+        if body.get("reference") or any(p.get("reference") for p in body["packages"]):
+            _check_lookup_allowance(request)
         destination = body["destination"]
         try:
             consignment = services.create_consignment(
@@ -1132,11 +1190,13 @@ class ConsignmentViewSet(mixins.ListModelMixin, ConsignlyViewSet):
                 recipient_email=body.get("recipient_email") or "",
                 expected_delivery_date=body.get("expected_delivery_date"),
             )
-        except IntegrityError:
-            # Another request took the same reference between the check and the insert.
-            raise serializers.ValidationError(
-                ["A reference in this request is already in use."]
-            ) from None
+        except DjangoValidationError as error:
+            # services raises the same error when another request took the reference between
+            # its check and its insert, so a race reads like any other refusal.
+            message = _refused_reference(request, error)
+            if message is None:
+                raise
+            raise serializers.ValidationError([message]) from None
         return Response({"consignmentId": str(consignment.pk), "reference": consignment.reference})
 
     def retrieve(self, request, *args, **kwargs):
