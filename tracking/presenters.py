@@ -30,7 +30,7 @@ from tracking.timeline import EventRow, LegRow, PackageTimeline, Timeline
 
 # Part of every ETag: bump it when the page's markup changes, so no cached copy outlives a
 # release.
-PAGE_REVISION = "6"
+PAGE_REVISION = "7"
 POLL_SECONDS = 30  # tests shorten it with the TRACKING_POLL_SECONDS setting
 
 # htmx reads this from <meta name="htmx-config">. The CSP allows no inline style and no eval,
@@ -356,6 +356,10 @@ class EmbedView:
     parent_origin: str  # checked against the brand's embed origins; "" = tell no one
     access: str  # a valid embed access token, or ""
     full_page_url: str
+    # The brand's embed origins, space-separated, for a plain <iframe> without ?parent=: its
+    # script learns the framing origin from the browser and checks it against these. Nothing
+    # secret: the same list is the response's frame-ancestors.
+    allowed_origins: str = ""
 
 
 def theme_url(brand: Brand | None) -> str:
@@ -394,9 +398,9 @@ def page_etag(
     """The validator of one representation of the page: it changes with every stored event
     (timeline.version), the language and whether the URL chose it (links keep ?lang=), the
     privacy tier, page or live fragment, the hour of the form token, the brand's local day (the
-    expected date hides once past), the brand, and the surface (the site, or an embed for one
-    parent origin). The anonymous page is cached under it, so it must say everything the
-    body depends on."""
+    expected date hides once past), the brand (its embed origins too), and the surface (the
+    site, or an embed for one parent origin). The anonymous page is cached under it, so it
+    must say everything the body depends on."""
     brand = timeline.brand
     parts = [
         PAGE_REVISION,
@@ -416,6 +420,7 @@ def page_etag(
         brand.support_email,
         brand.support_url,
         brand.time_zone,
+        brand.embed_origins,
     ]
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
     return f'W/"{digest}"'
@@ -706,6 +711,7 @@ def tracking_page(
             parent_origin=embed_parent or "",
             access=embed_access,
             full_page_url=with_language(reverse("consignment", kwargs=kwargs), url_language),
+            allowed_origins=" ".join(brand.embed_origin_list),
         )
         if embedded
         else None,

@@ -6,7 +6,15 @@
    Optional: data-lang="de" (en, de, fr, es), data-title="Parcel tracking" (the frame's
    accessible name). The frame is sized to its content: the page inside it posts its height,
    and only messages from the tracking host, from this very frame, are believed. The tracking
-   host lets your page frame it only if your origin is one of the brand's embed origins. */
+   host lets your page frame it only if your origin is one of the brand's embed origins.
+
+   Where your shop allows an iframe but not this script, frame the page directly:
+     <iframe src="https://TRACKING-HOST/embed/EC-XXX-XXX-XXX/" title="Parcel tracking"
+             style="width: 100%; height: 900px; border: 0"></iframe>
+   Nothing resizes such a frame, so give it a height that fits (it scrolls inside otherwise).
+   The page in it still finds your origin, checks it against the brand's embed origins and
+   posts { type: "tracking-portal:height", reference: "EC-XXX-XXX-XXX", height: 1234 } (CSS
+   px) to it, so a listener of your own, like the one below, can size the frame. */
 (function () {
   "use strict";
   var script = document.currentScript;

@@ -97,6 +97,22 @@ class TestParentOrigin:
         match = re.search(r'data-parent-origin="([^"]*)"', response.content.decode())
         assert (match.group(1) if match else None) == told
 
+    def test_a_plain_iframe_gets_the_brands_origins_to_check_its_parent_against(
+        self, client, embeddable
+    ):
+        html = client.get(embed_url(embeddable)).content.decode()
+        assert "data-parent-origin" not in html
+        origins = re.search(r'data-embed-origins="([^"]*)"', html).group(1)
+        assert origins == f"{SHOP} https://*.harbour-stores.example"
+
+    def test_a_change_of_embed_origins_is_a_new_page(self, client, embeddable, page_brand):
+        before = client.get(embed_url(embeddable))
+        page_brand.embed_origins = SHOP
+        page_brand.save()
+        after = client.get(embed_url(embeddable), headers={"If-None-Match": before["ETag"]})
+        assert after.status_code == 200  # the cached body's list would be stale
+        assert f'data-embed-origins="{SHOP}"' in after.content.decode()
+
     def test_the_embed_page_has_the_content_without_the_sites_chrome(self, client, embeddable):
         response = client.get(embed_url(embeddable, parent=SHOP))
         html = response.content.decode()

@@ -1,9 +1,11 @@
 """The embed in a real browser: a shop's page on another origin frames the tracking page.
 
 The portal is pytest-django's live server (http://localhost:PORT); the shop is a tiny HTTP
-server on http://127.0.0.1:OTHER_PORT serving a page with the documented one-line snippet.
-localhost and 127.0.0.1 are different sites, so the frame is a third-party context, and
-Chromium is started with third-party cookies phased out, as browsers increasingly do.
+server on http://127.0.0.1:OTHER_PORT serving a page with the documented one-line snippet at
+/ and, at /plain, a plain iframe without embed.js whose own inline listener records what the
+frame tells it. localhost and 127.0.0.1 are different sites, so the frame is a third-party
+context, and Chromium is started with third-party cookies phased out, as browsers
+increasingly do.
 """
 
 import datetime as dt
@@ -36,17 +38,40 @@ SHOP_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Your order</title></head><body><h1>Your order</h1>
 <script src="{portal}/static/tracking/embed.js" data-reference="{reference}" async></script>
 <p id="after">Questions? Call us.</p></body></html>"""
+# A shop builder's page that allows an iframe but no embed.js: no ?parent= in the URL. (Filled
+# in with str.replace: the script's braces would confuse str.format.)
+PLAIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Your order</title><script>
+window.heard = [];
+window.addEventListener("message", function (event) {
+  var frame = document.getElementById("tracking");
+  window.heard.push({origin: event.origin, data: event.data,
+                     fromFrame: event.source === frame.contentWindow});
+  if (event.data && event.data.type === "tracking-portal:height") {
+    frame.style.height = event.data.height + "px";
+  }
+});
+</script></head><body><h1>Your order</h1>
+<iframe id="tracking" src="{portal}/embed/{reference}/" title="Parcel tracking"
+        style="display: block; width: 100%; height: 300px; border: 0"></iframe>
+</body></html>"""
 
 
 class ShopSite:
-    """A brand's shop on its own origin, serving one page with the snippet."""
+    """A brand's shop on its own origin: the snippet at /, a plain iframe at /plain."""
 
     def __init__(self, portal: str):
-        body = SHOP_PAGE.format(portal=portal, reference=REFERENCE.lower()).encode()
+        pages = {
+            "/": SHOP_PAGE.format(portal=portal, reference=REFERENCE.lower()).encode(),
+            "/plain": PLAIN_PAGE.replace("{portal}", portal)
+            .replace("{reference}", REFERENCE)
+            .encode(),
+        }
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 (http.server's name)
-                self.send_response(200)
+                body = pages.get(self.path, b"")
+                self.send_response(200 if body else 404)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -199,4 +224,69 @@ def test_the_snippet_ignores_messages_from_anyone_but_the_portal(browser, shops,
     )
     page.wait_for_timeout(500)
     assert frame_height(page) == sized
+    page.close()
+
+
+def heard(page) -> list[dict]:
+    return page.evaluate("window.heard")
+
+
+def test_a_plain_iframe_without_embed_js_tells_its_page_the_height(
+    browser, shops, journey, live_server
+):
+    allowed, _other = shops
+    page = browser.new_page(viewport={"width": 1000, "height": 800})
+    page.goto(f"{allowed.origin}/plain")
+    frame = page.frame_locator("iframe")
+    expect(frame.get_by_text(f"Tracking {REFERENCE}")).to_be_visible()
+    page.wait_for_function("window.heard.length > 0")
+    message = heard(page)[0]
+    assert message["origin"] == live_server.url
+    assert message["fromFrame"]
+    assert message["data"]["type"] == "tracking-portal:height"
+    assert message["data"]["reference"] == REFERENCE
+    inner = next(f for f in page.frames if "/embed/" in f.url)
+    content = inner.evaluate("document.documentElement.getBoundingClientRect().height")
+    page.wait_for_function(
+        f"Math.abs(parseFloat(document.querySelector('iframe').style.height) - {content}) <= 2"
+    )
+
+    # Another language inside the frame: the referrer is now the portal itself, so the
+    # frame's links carry the shop's origin on, and the next page still reports.
+    before = len(heard(page))
+    frame.get_by_role("link", name="Deutsch").click()
+    expect(frame.get_by_text(f"Sendung {REFERENCE}")).to_be_visible()
+    page.wait_for_function(f"window.heard.length > {before}")
+    inner = next(f for f in page.frames if "/embed/" in f.url)
+    assert f"parent={allowed.origin.replace(':', '%3A').replace('/', '%2F')}" in inner.url
+    assert all(m["origin"] == live_server.url and m["fromFrame"] for m in heard(page))
+    page.close()
+
+
+def test_a_plain_iframe_on_a_page_the_brand_did_not_allow_hears_nothing(
+    browser, shops, journey, live_server
+):
+    _allowed, other = shops
+    page = browser.new_page()
+
+    # As if the browser ignored frame-ancestors: the frame renders, and its own check is all
+    # that stands between the height and a page the brand never named.
+    def without_framing_policy(route):
+        response = route.fetch()
+        headers = {
+            name: value
+            for name, value in response.headers.items()
+            if name.lower() not in ("content-security-policy", "x-frame-options")
+        }
+        route.fulfill(response=response, headers=headers)
+
+    page.route(f"{live_server.url}/embed/**", without_framing_policy)
+    page.goto(f"{other.origin}/plain")
+    frame = page.frame_locator("iframe")
+    expect(frame.get_by_text(f"Tracking {REFERENCE}")).to_be_visible()
+    inner = next(f for f in page.frames if "/embed/" in f.url)
+    inner.wait_for_load_state("load")
+    page.wait_for_timeout(500)
+    assert heard(page) == []
+    assert page.evaluate("document.querySelector('iframe').style.height") == "300px"
     page.close()
