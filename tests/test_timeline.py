@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.factories import CarrierFactory, add_events, make_consignment, make_leg
+from tests.factories import BrandFactory, CarrierFactory, add_events, make_consignment, make_leg
 from tracking import access, services
 from tracking.models import Consignment
 from tracking.status import Stage, Status
@@ -141,14 +141,27 @@ class TestAccess:
         with pytest.raises(access.NotFound):
             access.consignment_for_key(our_key.key, "not-a-uuid")
 
-    def test_a_carrier_finds_only_its_own_legs_and_the_newest_of_a_recycled_number(
+    def test_a_carrier_finds_only_its_own_legs_newest_first(
         self, brand, carrier, carrier_key, other_carrier_key
     ):
         old = make_leg(make_consignment(brand), carrier=carrier, tracking_number="REUSED")
         new = make_leg(make_consignment(brand), carrier=carrier, tracking_number="REUSED")
-        assert access.legs_for_carrier(carrier_key.key, {"REUSED"}) == {"REUSED": new}
-        assert old != new
+        assert access.legs_for_carrier(carrier_key.key, {"REUSED"}) == {"REUSED": [new, old]}
         assert access.legs_for_carrier(other_carrier_key.key, {"REUSED"}) == {}
+
+    def test_a_shared_number_resolves_to_the_leg_that_carries_the_package(
+        self, brand, carrier, carrier_key
+    ):
+        ours = make_consignment(brand)
+        theirs = make_consignment(BrandFactory(slug="elsewhere"))
+        our_leg = make_leg(ours, carrier=carrier, tracking_number="SHARED")
+        their_leg = make_leg(theirs, carrier=carrier, tracking_number="SHARED")
+        candidates = access.legs_for_carrier(carrier_key.key, {"SHARED"})["SHARED"]
+
+        assert access.leg_carrying(candidates, ours.packages.get()) == our_leg
+        assert access.leg_carrying(candidates, theirs.packages.get()) == their_leg
+        assert access.leg_carrying(candidates, make_consignment(brand).packages.get()) is None
+        assert access.leg_carrying(candidates, None) is None
 
     def test_a_carriers_legs_come_with_the_packages_they_list(self, brand, carrier, carrier_key):
         consignment = make_consignment(brand, packages=3)
@@ -159,9 +172,9 @@ class TestAccess:
             make_consignment(brand, packages=2), carrier=carrier, tracking_number="ALL"
         )
         legs = access.legs_for_carrier(carrier_key.key, {"SOME", "ALL", "NONE"})
-        assert legs == {"SOME": listing, "ALL": every}
-        assert legs["SOME"].listed_package_ids == {first.pk, second.pk}
-        assert legs["ALL"].listed_package_ids == set()
+        assert legs == {"SOME": [listing], "ALL": [every]}
+        assert legs["SOME"][0].listed_package_ids == {first.pk, second.pk}
+        assert legs["ALL"][0].listed_package_ids == set()
 
 
 def test_statuses_survive_a_full_rederive(consignment, leg):

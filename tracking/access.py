@@ -141,24 +141,44 @@ _PACKAGES = PreparedQuery(
 )
 
 
-def legs_for_carrier(key: ApiKey, tracking_numbers: set[str]) -> dict[str, TrackingRecord]:
-    """The carrier's legs by tracking number, each with `listed_package_ids`: the packages it
-    lists (none: it carries every package of its consignment). Carriers recycle numbers, so
-    where one number is on several of the carrier's legs, the most recently created leg is
-    the one meant."""
+def legs_for_carrier(key: ApiKey, tracking_numbers: set[str]) -> dict[str, list[TrackingRecord]]:
+    """The carrier's legs by tracking number, newest first, each with `listed_package_ids`:
+    the packages it lists (none: it carries every package of its consignment).
+
+    A number may be on several legs: carriers recycle numbers, and any brand may book a leg
+    with any number, so a number alone never decides which leg an event belongs to (see
+    leg_carrying)."""
     if not key.is_carrier or not tracking_numbers:
         return {}
-    legs: dict[str, TrackingRecord] = {}
+    legs: dict[str, list[TrackingRecord]] = {}
     by_id: dict = {}
     for *row, package_id in _CARRIER_LEGS.rows(carrier_id=key.carrier_id, numbers=tracking_numbers):
         leg = by_id.get(row[0])
         if leg is None:
             leg = by_id[row[0]] = TrackingRecord.from_db("default", _LEG_FIELDS, row)
             leg.listed_package_ids = set()
-            legs[leg.tracking_number] = leg
+            legs.setdefault(leg.tracking_number, []).append(leg)
         if package_id is not None:
             leg.listed_package_ids.add(package_id)
+    for candidates in legs.values():
+        candidates.reverse()
     return legs
+
+
+def leg_carrying(candidates: list[TrackingRecord], package: Package | None):
+    """Of the legs sharing a tracking number (newest first), the one that carries `package`.
+
+    The package proves which consignment, and so which brand, is meant: another brand's leg
+    with the same number can never take its events, and a recycled number still reaches the
+    newest leg that carries the package."""
+    if package is None:
+        return None
+    for leg in candidates:
+        if package.consignment_id == leg.consignment_id and (
+            not leg.listed_package_ids or package.pk in leg.listed_package_ids
+        ):
+            return leg
+    return None
 
 
 def packages_by_reference(references: set[str]) -> dict[str, Package]:

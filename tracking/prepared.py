@@ -62,13 +62,17 @@ class PreparedQuery:
         )
         compiler = queryset.query.get_compiler(using=using)
         sql, params = compiler.as_sql()
+        # Each parameter's positions, found in one pass: looking each sentinel up by scanning
+        # the parameters instead would cost a batch of n items n² comparisons.
+        where: dict[object, list[int]] = {}
+        for position, param in enumerate(params):
+            where.setdefault(param, []).append(position)
         positions = {}
         for name, values in sentinels.items():
             field = self.inputs[name].field
             positions[name] = []
             for sentinel in values:
-                prepared = field.get_db_prep_value(sentinel, connection)
-                found = [i for i, param in enumerate(params) if param == prepared]
+                found = where.get(field.get_db_prep_value(sentinel, connection))
                 if not found:
                     raise ValueError(f"the query does not use its input {name!r}")
                 positions[name].append(found)

@@ -10,6 +10,7 @@ from django.db import close_old_connections, connection
 from django.test import Client
 
 from tests.api.test_sorted import assert_envelope, batch, details, event, post, warm
+from tests.helpers import count_operations
 from tests.factories import (
     BrandFactory,
     add_events,
@@ -19,6 +20,7 @@ from tests.factories import (
     postgres_only,
     rate_limit_queries,
 )
+from tracking import access
 from tracking.models import Consignment, EventSource, Package, TrackingEvent
 from tracking.status import Status
 
@@ -293,6 +295,44 @@ class TestStoring:
         )
         assert post(client, body, carrier_key).status_code == 200
 
+    def test_another_brands_leg_with_our_number_never_takes_our_events(
+        self, client, carrier, carrier_key, their_key, leg, package
+    ):
+        # Any brand may book a leg with any carrier and number (it cannot know which are
+        # taken); the package posted proves which consignment is meant.
+        theirs = client.post(
+            "/v1/consignments",
+            {"destination": {"countryCode": "GB", "town": "Leeds"}, "packages": [{}]},
+            content_type="application/json",
+            **their_key.bearer,
+        ).json()
+        added = client.post(
+            f"/v1/consignments/{theirs['consignmentId']}/tracking",
+            {"carrierName": carrier.name, "trackingNumber": leg.tracking_number},
+            content_type="application/json",
+            **their_key.bearer,
+        )
+        assert added.status_code == 200
+        their_leg_id = added.json()["consignmentTrackingId"]
+        their_package = Package.objects.get(consignment_id=theirs["consignmentId"])
+
+        ours = post(client, batch(leg, package, [event(1, "IN_TRANSIT")]), carrier_key)
+        mixed = batch(leg, package, [event(2, "OUT_FOR_DELIVERY")])
+        mixed["ConsignmentTrackingEvents"][0]["PackageTrackingEvents"].append(
+            {"PackageReference": their_package.reference, "TrackingEvents": [event(3)]}
+        )
+        both = post(client, mixed, carrier_key)
+
+        assert (ours.status_code, both.status_code) == (200, 200)
+        stored = TrackingEvent.objects.order_by("occurred_at")
+        assert [(str(e.tracking_record_id), e.package_id) for e in stored] == [
+            (str(leg.pk), package.pk),
+            (str(leg.pk), package.pk),
+            (their_leg_id, their_package.pk),
+        ]
+        leg.refresh_from_db()
+        assert leg.status == Status.OUT_FOR_DELIVERY
+
     def test_a_recycled_tracking_number_means_the_newest_leg(
         self, client, brand, carrier, carrier_key, leg, package
     ):
@@ -558,6 +598,48 @@ class TestBadInput:
         assert details(response) == [("BatchTooLarge", "ConsignmentTrackingEvents")]
         assert not TrackingEvent.objects.exists()
 
+    @pytest.mark.parametrize("level", ["ConsignmentTrackingEvents", "PackageTrackingEvents"])
+    def test_more_than_five_thousand_items_is_too_large_a_batch(
+        self, client, carrier_key, leg, package, level
+    ):
+        # Items cost work even when they hold no events, so they are capped as events are.
+        body = batch(leg, package, [event(1)])
+        if level == "ConsignmentTrackingEvents":
+            item = {"ConsignmentTrackingReference": leg.tracking_number, "PackageTrackingEvents": []}
+            body[level] += [item] * 5_000
+        else:
+            item = {"PackageReference": package.reference, "TrackingEvents": []}
+            body["ConsignmentTrackingEvents"][0][level] += [item] * 5_000
+
+        response = post(client, body, carrier_key)
+
+        assert_envelope(response, 400, "BatchTooLarge")
+        assert details(response) == [("BatchTooLarge", "ConsignmentTrackingEvents")]
+        assert "5000 " + level in response.json()["Message"]
+        assert not TrackingEvent.objects.exists()
+
+    def test_five_thousand_items_are_not_too_many(self, client, carrier_key, leg, package):
+        item = {"ConsignmentTrackingReference": leg.tracking_number, "PackageTrackingEvents": []}
+        body = batch(leg, package, [event(1)])
+        body["ConsignmentTrackingEvents"] += [item] * 4_998
+        package_items = [{"PackageReference": package.reference, "TrackingEvents": []}] * 4_999
+        body["ConsignmentTrackingEvents"].append({**item, "PackageTrackingEvents": package_items})
+        assert post(client, body, carrier_key).status_code == 200
+        assert TrackingEvent.objects.count() == 1
+
+    def test_a_batch_over_django_s_form_limit_but_within_ours_is_stored(
+        self, client, settings, carrier_key, leg, package
+    ):
+        # Django refuses request bodies over DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) with an HTML
+        # page; a carrier's batch may be up to 10 MiB.
+        long = "d" * 990
+        body = batch(leg, package, [event(i / 600, description=f"{i} {long}") for i in range(3000)])
+        raw = json.dumps(body)
+        assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE < len(raw) < 10 * 1024 * 1024
+
+        assert post(client, raw, carrier_key).status_code == 200
+        assert TrackingEvent.objects.count() == 3000
+
     def test_five_thousand_events_is_not_too_many(self, client, carrier_key, leg, package):
         body = batch(leg, package, [event(i / 600, description=str(i)) for i in range(5_000)])
         assert post(client, body, carrier_key).status_code == 200
@@ -634,7 +716,7 @@ class TestWhoMayPost:
             consignment, carrier=carrier, tracking_number="ONLY2", packages=[other_package]
         )
         # As if the package was taken off the leg between the check and the write.
-        monkeypatch.setattr("tracking.api.sorted.BatchReader.on_leg", lambda *args: True)
+        monkeypatch.setattr(access, "leg_carrying", lambda candidates, _package: candidates[0])
 
         response = post(client, batch(courier, package, [event(1)]), carrier_key)
 
@@ -751,3 +833,72 @@ def test_the_batch_helper_and_the_events_it_stores_agree(client, carrier_key, le
     add_events(leg, (1, "IN_TRANSIT", "Scanned"), package=package)
     assert post(client, batch(leg, package, [event(1)]), carrier_key).status_code == 200
     assert TrackingEvent.objects.count() == 1
+
+
+# -- What a batch costs as it grows --------------------------------------------------------------
+
+
+class TestBatchCost:
+    """Every step of a batch is linear in its size: going from 1x to 2x to 3x a size, each
+    step costs about as many more operations as the one before (the fixed cost of a request
+    drops out). A step whose cost grows with the square of the size would make the second
+    increment 5/3 of the first."""
+
+    LINEAR = 1.2
+
+    @staticmethod
+    def items_only(carrier, count: int) -> dict:
+        return {
+            "CarrierReference": carrier.code,
+            "ConsignmentTrackingEvents": [
+                {"ConsignmentTrackingReference": f"NUMBER{n}", "PackageTrackingEvents": []}
+                for n in range(count)
+            ],
+        }
+
+    @staticmethod
+    def one_event_per_package(leg, packages) -> dict:
+        return {
+            "CarrierReference": leg.carrier.code,
+            "ConsignmentTrackingEvents": [
+                {
+                    "ConsignmentTrackingReference": leg.tracking_number,
+                    "PackageTrackingEvents": [
+                        {"PackageReference": package.reference, "TrackingEvents": [event(1)]}
+                        for package in packages
+                    ],
+                }
+            ],
+        }
+
+    def growth(self, client, carrier_key, body_of_size, status) -> float:
+        """The second increment's cost over the first's, for sizes 130, 260 and 390."""
+        warm(carrier_key)
+        costs = []
+        for size in (10, 130, 260, 390):  # the first warms the code paths
+            raw = json.dumps(body_of_size(size))
+
+            def send(raw=raw):
+                assert post(client, raw, carrier_key).status_code == status
+
+            costs.append(count_operations(send))
+        _warm_up, one, two, three = costs
+        return (three - two) / (two - one)
+
+    def test_items_without_events_cost_linearly(self, client, carrier, carrier_key):
+        # Unknown numbers: looked up, then refused, which is where a quadratic look-up showed.
+        growth = self.growth(client, carrier_key, lambda n: self.items_only(carrier, n), 400)
+        assert growth < self.LINEAR
+
+    def test_a_valid_batch_costs_linearly(self, client, brand, carrier, carrier_key):
+        consignment = make_consignment(brand, packages=390)
+        leg = make_leg(consignment, carrier=carrier, tracking_number="LINEHAUL")
+        packages = list(consignment.packages.order_by("sequence"))
+        # Each size stores new events: the same event for the first packages is a duplicate.
+        growth = self.growth(
+            client,
+            carrier_key,
+            lambda n: self.one_event_per_package(leg, packages[-n:]),
+            200,
+        )
+        assert growth < self.LINEAR
