@@ -598,11 +598,7 @@ def _insert_new(rows: list[_NewEvent]) -> set[uuid.UUID]:
             chunk = rows[start : start + 2000]
             cursor.execute(
                 _insert_sql(connection.vendor, len(chunk)),
-                [
-                    adapt(value)
-                    for row in chunk
-                    for adapt, value in zip(adapters, row, strict=True)
-                ],
+                [adapt(value) for row in chunk for adapt, value in zip(adapters, row, strict=True)],
             )
             inserted.update(uuid.UUID(value) for (value,) in cursor.fetchall())
     return inserted
@@ -744,7 +740,9 @@ def _bulk_set(model, fields: Sequence[str], rows: Sequence[tuple]) -> None:
                 params = [value for row in chunk for value in row]
             else:
                 params = [
-                    adapt(value) for row in chunk for adapt, value in zip(adapters, row, strict=True)
+                    adapt(value)
+                    for row in chunk
+                    for adapt, value in zip(adapters, row, strict=True)
                 ]
             sql = _bulk_set_sql(connection.vendor, model, tuple(fields), len(chunk))
             cursor.execute(sql, params)

@@ -10,7 +10,6 @@ from django.db import close_old_connections, connection
 from django.test import Client
 
 from tests.api.test_sorted import assert_envelope, batch, details, event, post, warm
-from tests.helpers import count_operations
 from tests.factories import (
     BrandFactory,
     add_events,
@@ -20,6 +19,7 @@ from tests.factories import (
     postgres_only,
     rate_limit_queries,
 )
+from tests.helpers import count_operations
 from tracking import access
 from tracking.models import Consignment, EventSource, Package, TrackingEvent
 from tracking.status import Status
@@ -605,7 +605,10 @@ class TestBadInput:
         # Items cost work even when they hold no events, so they are capped as events are.
         body = batch(leg, package, [event(1)])
         if level == "ConsignmentTrackingEvents":
-            item = {"ConsignmentTrackingReference": leg.tracking_number, "PackageTrackingEvents": []}
+            item = {
+                "ConsignmentTrackingReference": leg.tracking_number,
+                "PackageTrackingEvents": [],
+            }
             body[level] += [item] * 5_000
         else:
             item = {"PackageReference": package.reference, "TrackingEvents": []}

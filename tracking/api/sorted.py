@@ -49,8 +49,6 @@ from tracking.models import (
     TEXT_MAX,
     ApiKey,
     EventSource,
-    Package,
-    TrackingRecord,
 )
 from tracking.timeline import EventRow, Timeline
 
@@ -966,7 +964,6 @@ class CarrierEventsViewSet(SortedViewSet):
         response = HttpResponse(status=200)
         del response["Content-Type"]
         return response
-
 
     def parsed_body(self):
         """The JSON body, read from the stream under this endpoint's own size limit.
