@@ -10,10 +10,13 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from unittest import mock
 from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
+from django.db import OperationalError
+from django.test import Client
 
 from tests.pages.conftest import POSTCODE, form_token
 
@@ -65,7 +68,14 @@ def pages(client, page_brand, shipment, page_url):
     page_brand.logo_url = "/static/demo/harbour-and-pine.svg"
     page_brand.save()
     embed = f"/embed/{shipment.reference}/"
+    keeping_errors = Client(raise_request_exception=False)
+    with mock.patch("tracking.views.presenters.tracking_page", side_effect=RuntimeError):
+        crashed = keeping_errors.get(page_url)
+    with mock.patch("django.db.backends.utils.CursorWrapper.execute", side_effect=OperationalError):
+        unavailable = keeping_errors.get(page_url)
     rendered = {
+        "server-error": crashed,
+        "unavailable": unavailable,
         "lookup": client.get("/"),
         "lookup-unknown": client.get("/track/?reference=EC-ZZZ-ZZZ-ZZZ"),
         "tracking": client.get(page_url),
@@ -83,8 +93,17 @@ def pages(client, page_brand, shipment, page_url):
     client.post(f"{page_url}verify/", {"postcode": POSTCODE, "token": token})
     rendered["tracking-verified"] = client.get(page_url)
     assert "Alex Morgan" in rendered["tracking-verified"].content.decode()
+    verified = client.post(
+        f"{embed}verify/?parent={SHOP}",
+        {"postcode": POSTCODE, "token": form_token(rendered["embed"])},
+        HTTP_ORIGIN="http://testserver",
+    )
+    rendered["embed-verified"] = client.get(verified["Location"])
+    assert "Alex Morgan" in rendered["embed-verified"].content.decode()
     statuses = {name: response.status_code for name, response in rendered.items()}
     assert statuses == {
+        "server-error": 500,
+        "unavailable": 503,
         "lookup": 200,
         "lookup-unknown": 404,
         "tracking": 200,
@@ -94,6 +113,7 @@ def pages(client, page_brand, shipment, page_url):
         "embed-plain": 200,
         "not-found": 404,
         "tracking-verified": 200,
+        "embed-verified": 200,
     }
     return {name: response.content for name, response in rendered.items()}
 
