@@ -464,6 +464,99 @@ class TestEvents:
         ]
 
 
+# -- One clock (design section 1) ------------------------------------------------------------
+# Every path that stamps "now" keeps microseconds; the wire still prints whole seconds. These
+# run on the real clock (nothing frozen) or at instants inside a second, because a clock frozen
+# on a whole second once hid an event posted without a time sorting before the status event
+# written a moment earlier.
+
+
+def leg_status(api, credential, consignment_id, leg_id) -> tuple[int, list[int]]:
+    shown = api.get(record(consignment_id, leg_id), **credential.bearer).json()
+    return shown["status"], [event["status"] for event in shown["trackingEvents"]]
+
+
+class TestOneClock:
+    def test_an_event_posted_without_a_time_after_a_created_status_wins(
+        self, api, our_key, consignment
+    ):
+        # The seed's own example, on the real clock: both writes usually land in one second.
+        created = send(api, "POST", records(consignment.pk), our_key, {"status": 2})
+        leg_id = created.json()["consignmentTrackingId"]
+
+        posted = send(api, "POST", events(consignment.pk, leg_id), our_key, {"status": 4})
+
+        assert_empty(posted, 200)
+        assert leg_status(api, our_key, consignment.pk, leg_id) == (4, [2, 4])
+
+    def test_create_put_and_post_on_the_real_clock_end_at_the_last_status(
+        self, api, our_key, consignment
+    ):
+        before = timezone.now()
+        leg_id = send(api, "POST", records(consignment.pk), our_key, {"status": 2}).json()[
+            "consignmentTrackingId"
+        ]
+        send(api, "PUT", record(consignment.pk, leg_id), our_key, {"status": 3})
+        send(api, "POST", events(consignment.pk, leg_id), our_key, {"status": 4})
+        after = timezone.now()
+
+        assert leg_status(api, our_key, consignment.pk, leg_id) == (4, [2, 3, 4])
+        stamps = list(
+            TrackingEvent.objects.filter(tracking_record_id=leg_id).values_list(
+                "occurred_at", "received_at"
+            )
+        )
+        assert all(before <= moment <= after for pair in stamps for moment in pair)
+        occurred = [occurred_at for occurred_at, _ in stamps]
+        assert occurred == sorted(occurred)
+
+    def test_every_stamp_of_now_keeps_microseconds(self, api, our_key, consignment):
+        moments = [
+            dt.datetime(2026, 3, 9, 8, 0, 0, n * 200_000 + 123_456, tzinfo=dt.UTC) for n in range(3)
+        ]
+        with time_machine.travel(moments[0], tick=False):
+            leg_id = send(api, "POST", records(consignment.pk), our_key, {"status": 2}).json()[
+                "consignmentTrackingId"
+            ]
+        with time_machine.travel(moments[1], tick=False):
+            send(api, "PUT", record(consignment.pk, leg_id), our_key, {"status": 3})
+        with time_machine.travel(moments[2], tick=False):
+            send(api, "POST", events(consignment.pk, leg_id), our_key, {"status": 4})
+
+        stamps = TrackingEvent.objects.filter(tracking_record_id=leg_id).order_by("status")
+        assert [(e.occurred_at, e.received_at) for e in stamps] == [(m, m) for m in moments]
+        assert leg_status(api, our_key, consignment.pk, leg_id) == (4, [2, 3, 4])
+        # The wire still prints whole seconds.
+        shown = api.get(record(consignment.pk, leg_id), **our_key.bearer).json()
+        assert {e["eventDateTime"] for e in shown["trackingEvents"]} == {"2026-03-09T08:00:00Z"}
+        assert shown["modifiedUtc"] == "2026-03-09T08:00:00Z"
+
+    def test_a_status_event_read_back_can_be_posted_again_as_a_duplicate(
+        self, api, our_key, consignment, leg
+    ):
+        with time_machine.travel(at(3) + dt.timedelta(microseconds=654_321), tick=False):
+            send(api, "PUT", record(consignment.pk, leg.pk), our_key, {"status": 3})
+        [read] = api.get(record(consignment.pk, leg.pk), **our_key.bearer).json()["trackingEvents"]
+
+        response = send(api, "POST", events(consignment.pk, leg.pk), our_key, read)
+
+        assert_empty(response, 304)
+        assert leg.events.count() == 1
+
+    def test_another_time_in_the_same_second_is_still_a_new_event(
+        self, api, our_key, consignment, leg
+    ):
+        # Only what the wire showed is recognised: another status or details in that second is
+        # another event.
+        with time_machine.travel(at(3) + dt.timedelta(microseconds=654_321), tick=False):
+            send(api, "POST", events(consignment.pk, leg.pk), our_key, {"status": 3})
+        stamp = f"{at(3):%FT%TZ}"
+        body = {"status": 3, "details": "Hub", "eventDateTime": stamp}
+
+        assert_empty(send(api, "POST", events(consignment.pk, leg.pk), our_key, body), 200)
+        assert leg.events.count() == 2
+
+
 # -- Paging and search -----------------------------------------------------------------------
 
 

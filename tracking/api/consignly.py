@@ -548,8 +548,9 @@ class ConsignlyEventSerializer(Body):
         required=False,
         allow_null=True,
         help_text=(
-            "When it happened (default: now), ISO-8601 with Z or an offset; a value without "
-            "one is taken as UTC. Kept to the second."
+            "When it happened, ISO-8601 with Z or an offset; a value without one is taken as "
+            "UTC. A value sent is kept to the second; the default, now, keeps the server's "
+            "microseconds (shown to the second, like every time here)."
         ),
     )
     carrierName = Text(
@@ -1078,16 +1079,25 @@ class TrackingViewSet(mixins.ListModelMixin, ConsignlyViewSet):
     def event(self, request, *args, **kwargs):
         leg = self._leg()
         body = _read(request, ConsignlyEventSerializer)
+        package = self._package(leg, body.get("package_reference"))
+        code = body.get("code") or rules.code_for_status(body["status"])
+        description = body.get("description") or ""
+        occurred_at = body.get("occurred_at")
+        if occurred_at is not None:
+            occurred_at = _instant_shown(leg, package, code, description, occurred_at)
         changed = services.record_event(
             leg=leg,
             source=SOURCE,
             status=body["status"],
-            code=body.get("code"),
-            description=body.get("description") or "",
+            code=code,
+            description=description,
             location=body.get("location") or "",
             signed_by=body.get("signed_by") or "",
-            occurred_at=body.get("occurred_at") or timezone.now().replace(microsecond=0),
-            package=self._package(leg, body.get("package_reference")),
+            # None: the service stamps its own now, to the microsecond like every other write
+            # (design section 1, "One clock"), so this event sorts after one written a moment
+            # earlier in the same second.
+            occurred_at=occurred_at,
+            package=package,
             carrier_name=body.get("carrier_name"),
         )
         return Response(status=200 if changed else 304)
@@ -1103,6 +1113,30 @@ class TrackingViewSet(mixins.ListModelMixin, ConsignlyViewSet):
                 {"packageReference": [f"{reference} is not a package of this consignment"]}
             )
         return package
+
+
+def _instant_shown(leg, package, code: str, description: str, second: dt.datetime) -> dt.datetime:
+    """The stored instant that the wire showed as `second`, for an event identical on the wire.
+
+    Stored times keep microseconds but the wire prints whole seconds, so an event read back
+    and posted again names its second, not its instant. When the leg has an event with the same
+    package, code and details within that second, this is that event's instant, and the service
+    finds the post a duplicate (304, design section 2); otherwise the second as sent. The
+    event_leg_time index serves the look-up.
+    """
+    shown = (
+        leg.events.filter(
+            package=package,
+            code=code,
+            description=description,
+            occurred_at__gte=second,
+            occurred_at__lt=second + dt.timedelta(seconds=1),
+        )
+        .order_by("occurred_at")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+    return shown or second
 
 
 @extend_schema_view(
