@@ -104,8 +104,8 @@ MIDDLEWARE = [
     "tracking.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Below WhiteNoise, so static files keep the .br/.gz made at collectstatic time; pages
-    # and JSON are gzipped with Django's BREACH padding (tests/pages/test_compression.py).
-    "django.middleware.gzip.GZipMiddleware",
+    # are gzipped with Django's BREACH padding (tests/pages/test_compression.py).
+    "tracking.middleware.PageGZipMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "tracking.middleware.LanguageMiddleware",
@@ -237,7 +237,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # whitenoise's CompressedManifestStaticFilesStorage, compressing each content once.
+    "staticfiles": {"BACKEND": "config.staticfiles.CompressedOnceManifestStaticFilesStorage"},
 }
 # A file missing from the manifest (collectstatic not yet run) is served under its plain name
 # rather than failing the page with a 500.
