@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 PYTHON = sys.executable
 CORES = os.cpu_count() or 2
-# What Chromium sends: the portal gzips pages and JSON for such clients, so a benchmark that
-# left it out would measure answers no browser gets.
+# What Chromium sends: the portal gzips its pages for such clients, so a benchmark that left
+# it out would measure pages no browser gets.
 BROWSER = {"Accept-Encoding": "gzip, deflate, br, zstd"}
 
 

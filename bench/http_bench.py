@@ -5,9 +5,9 @@
 Serves the project with gunicorn (the production config: 2 x cores + 1 sync workers) on
 loopback and measures each endpoint with wrk in turns with the bare template view (two rounds
 of half the time each), then prints each figure with its ratio to the bare view's rate in the
-same turns and the issue's target. Every request sends Chromium's Accept-Encoding, so pages
-and JSON are measured gzipped, as browsers and HTTP libraries get them. Also prints the SQL
-query count per request and the workers' memory after the run.
+same turns and the issue's target. Every request sends Chromium's Accept-Encoding, so the
+page is measured gzipped, as browsers get it (the APIs' JSON is never compressed). Also
+prints the SQL query count per request and the workers' memory after the run.
 """
 
 from __future__ import annotations
