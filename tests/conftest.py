@@ -1,12 +1,77 @@
-"""Shared personas: our brand and its client key, another brand's key, a carrier's key."""
+"""Shared personas: our brand and its client key, another brand's key, a carrier's key.
 
+Also the rule that keeps a skip from passing for a green run: a test marked `postgres` or
+`redis` is skipped where that service is not configured, and under CI=true a skipped browser
+test fails the run, as does a skipped PostgreSQL or Redis test when DATABASE_URL or REDIS_URL
+names one.
+"""
+
+import os
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings as django_settings
 
-from tests.factories import BrandFactory, CarrierFactory, make_consignment, make_leg
+from tests import browser
+from tests.factories import ON_POSTGRES, BrandFactory, CarrierFactory, make_consignment, make_leg
 from tracking import services
 from tracking.models import ApiKey, Brand, Carrier
+
+IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+# Read from the environment, not from what the tests detected: a mistake in the detection
+# must not excuse the skips it causes. (Settings accept only SQLite or PostgreSQL URLs.)
+_DATABASE_URL = os.environ.get("DATABASE_URL", "").strip().lower()
+POSTGRES_NAMED = bool(_DATABASE_URL) and not _DATABASE_URL.startswith("sqlite")
+REDIS_NAMED = bool(os.environ.get("REDIS_URL", "").strip())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres") and not ON_POSTGRES:
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://...")
+    if item.get_closest_marker("redis") and not django_settings.REDIS_URL:
+        pytest.skip("needs Redis: run with REDIS_URL=redis://...")
+
+
+def _service_ci_requires(item) -> str | None:
+    """What CI must provide for this test, when a skip of it would hide a missing service."""
+    if item.get_closest_marker("browser"):
+        return "Chromium"
+    if item.get_closest_marker("postgres") and POSTGRES_NAMED:
+        return "PostgreSQL (DATABASE_URL names it)"
+    if item.get_closest_marker("redis") and REDIS_NAMED:
+        return "Redis (REDIS_URL names it)"
+    return None
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    return longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        service = _service_ci_requires(item)
+        if service:
+            report.outcome = "failed"
+            reason = _skip_reason(report)
+            report.longrepr = f"CI=true needs {service}, yet the test skipped: {reason}"
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    """A browser module skipped whole when it is imported (no Chromium) never has items to
+    report, so its collection fails instead under CI=true."""
+    report = yield
+    if IN_CI and report.skipped and isinstance(collector, pytest.Module):
+        reason = _skip_reason(report)
+        if browser.MISSING in reason or "pytest.mark.browser" in collector.path.read_text():
+            report.outcome = "failed"
+            report.longrepr = f"CI=true needs Chromium, yet {collector.path.name} skipped: {reason}"
+    return report
 
 
 @pytest.fixture(autouse=True)

@@ -1,10 +1,10 @@
 """Factories: build what a test needs through the same services production uses."""
 
 import datetime as dt
-import os
 
 import factory
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from tracking import services
@@ -78,10 +78,12 @@ def now():
     return timezone.now()
 
 
-ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
-postgres_only = pytest.mark.skipif(
-    not ON_POSTGRES, reason="needs PostgreSQL: run with DATABASE_URL=postgres://..."
-)
+# What the tests run on, asked of the connection itself: a URL's spelling (pgsql://,
+# PostgreSQL://) must never quietly turn PostgreSQL tests into skips.
+ON_POSTGRES = connection.vendor == "postgresql"
+# Marks a test that needs PostgreSQL; tests/conftest.py skips it elsewhere (and fails the run
+# instead when CI=true and DATABASE_URL names PostgreSQL).
+postgres_only = pytest.mark.postgres
 
 
 def rate_limit_queries() -> int:
