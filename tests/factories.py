@@ -54,9 +54,16 @@ def make_leg(consignment, *, carrier=None, tracking_number=None, **fields):
     )
 
 
+# Inside a second on purpose: a clock frozen on whole seconds once hid an event posted without
+# a time being cut to the second (style habit 12). Wire formats that print whole seconds show
+# at(h) as its second; compare them with f"{at(h):%FT%TZ}".
+SUB_SECOND = dt.timedelta(microseconds=123_456)
+
+
 def at(hours: float) -> dt.datetime:
-    """A moment `hours` after a fixed morning, for events whose order matters."""
-    return dt.datetime(2026, 3, 9, 8, 0, tzinfo=dt.UTC) + dt.timedelta(hours=hours)
+    """A moment `hours` after a fixed morning (08:00:00.123456 UTC, Monday 9 March 2026), for
+    events whose order matters."""
+    return dt.datetime(2026, 3, 9, 8, 0, tzinfo=dt.UTC) + SUB_SECOND + dt.timedelta(hours=hours)
 
 
 def add_events(leg, *steps, package=None, source=EventSource.SORTED):

@@ -11,8 +11,9 @@ from tests.factories import BrandFactory, CarrierFactory, at, make_consignment, 
 from tracking import services
 from tracking.models import EventSource
 
-# A Tuesday morning in March: the demo events below happen on Monday 9 March 2026.
-NOW = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC)
+# A Tuesday morning in March: the demo events below happen on Monday 9 March 2026. Inside a
+# second, like tests.factories.at(): a clock frozen on whole seconds hides truncation bugs.
+NOW = dt.datetime(2026, 3, 10, 9, 30, 0, 654_321, tzinfo=dt.UTC)
 POSTCODE = "BS1 4DJ"
 
 
