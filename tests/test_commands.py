@@ -48,9 +48,82 @@ class TestCreateBrand:
             run("createbrand", "acme", "--name", "Acme", *args)
         assert not Brand.objects.exists()
 
-    def test_a_taken_slug_is_refused(self, brand):
-        with pytest.raises(CommandError, match="already exists"):
-            run("createbrand", brand.slug, "--name", "Again")
+    def test_a_new_brand_needs_a_name(self, db):
+        with pytest.raises(CommandError, match="give --name"):
+            run("createbrand", "acme", "--embed-origin", "https://shop.acme.example")
+        assert not Brand.objects.exists()
+
+    def test_run_again_it_renames_the_brand_and_adds_embed_origins(self, brand):
+        brand.embed_origins = "https://shop.harbour.example"
+        brand.primary_colour = "#123456"
+        brand.save()
+        output = run(
+            "createbrand",
+            brand.slug,
+            "--name",
+            "Harbour & Pine Outlet",
+            "--embed-origin",
+            "https://outlet.harbour.example",
+            "--embed-origin",
+            "https://SHOP.harbour.example/",
+        )
+        brand.refresh_from_db()
+        assert brand.name == "Harbour & Pine Outlet"
+        assert brand.embed_origin_list == [
+            "https://shop.harbour.example",
+            "https://outlet.harbour.example",
+        ]
+        assert brand.primary_colour == "#123456"
+        assert "Updated brand harbour" in output
+        assert Brand.objects.count() == 1
+
+    def test_run_again_it_keeps_the_name_when_none_is_given(self, brand):
+        run("createbrand", brand.slug, "--embed-origin", "https://shop.harbour.example")
+        brand.refresh_from_db()
+        assert brand.name == "Harbour & Pine"
+        assert brand.embed_origin_list == ["https://shop.harbour.example"]
+
+    def test_it_removes_an_embed_origin(self, brand):
+        brand.embed_origins = "https://shop.harbour.example\nhttps://old.harbour.example"
+        brand.save()
+        run("createbrand", brand.slug, "--remove-embed-origin", "https://old.harbour.example/")
+        brand.refresh_from_db()
+        assert brand.embed_origin_list == ["https://shop.harbour.example"]
+
+    def test_removing_an_origin_the_brand_lacks_changes_nothing(self, brand):
+        brand.embed_origins = "https://shop.harbour.example"
+        brand.save()
+        with pytest.raises(CommandError, match="no embed origin 'https://typo.example'"):
+            run(
+                "createbrand",
+                brand.slug,
+                "--name",
+                "Renamed",
+                "--remove-embed-origin",
+                "https://typo.example",
+            )
+        brand.refresh_from_db()
+        assert (brand.name, brand.embed_origins) == (
+            "Harbour & Pine",
+            "https://shop.harbour.example",
+        )
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["--embed-origin", "https://shop.example.com/path"], "embed_origins"),
+            (["--time-zone", "Mars/Olympus"], "time_zone"),
+        ],
+    )
+    def test_an_update_is_validated_like_a_new_brand(self, brand, args, message):
+        with pytest.raises(CommandError, match=message):
+            run("createbrand", brand.slug, "--name", "Renamed", *args)
+        brand.refresh_from_db()
+        assert (brand.name, brand.embed_origins, brand.time_zone) == (
+            "Harbour & Pine",
+            "",
+            "Europe/London",
+        )
 
 
 class TestCreateApiKey:
