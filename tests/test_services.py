@@ -197,7 +197,7 @@ class TestUpdateLeg:
         assert leg_after.modified_utc == leg.modified_utc
 
     def test_a_new_status_appends_an_event_occurring_now(self, leg):
-        moment = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC)
+        moment = dt.datetime(2026, 5, 1, 12, 0, 0, 250_001, tzinfo=dt.UTC)
         with time_machine.travel(moment, tick=False):
             assert services.update_leg(leg=leg, source=EventSource.CONSIGNLY, status=2)
         event = leg.events.get()
@@ -421,6 +421,58 @@ def snapshot(consignment):
         ),
         "legs": list(consignment.legs.order_by("sequence").values_list("status", flat=True)),
     }
+
+
+class TestTheClock:
+    """Every "now" a service stamps keeps microseconds (design section 1, "One clock"): frozen
+    inside a second, and once on the real clock for each path."""
+
+    MOMENT = dt.datetime(2026, 3, 9, 8, 0, 0, 345_678, tzinfo=dt.UTC)
+
+    def test_a_status_on_create_occurs_now_to_the_microsecond(self, consignment, carrier):
+        with time_machine.travel(self.MOMENT, tick=False):
+            leg = make_leg(consignment, carrier=carrier, status=Status.DISPATCHED)
+        event = leg.events.get()
+        assert (event.occurred_at, event.received_at) == (self.MOMENT, self.MOMENT)
+        assert (leg.created_utc, leg.modified_utc) == (self.MOMENT, self.MOMENT)
+
+    def test_an_event_without_a_time_occurs_now_to_the_microsecond(self, leg):
+        with time_machine.travel(self.MOMENT, tick=False):
+            services.record_event(leg=leg, source=EventSource.CONSIGNLY, status=4)
+        event = leg.events.get()
+        assert (event.occurred_at, event.received_at) == (self.MOMENT, self.MOMENT)
+
+    def test_a_batch_is_received_now_to_the_microsecond(self, leg):
+        # The Sorted carrier batch's one write: its events keep their own times.
+        with time_machine.travel(self.MOMENT, tick=False):
+            add_events(leg, (1, "IN_TRANSIT"), (2, "OUT_FOR_DELIVERY"))
+        assert set(leg.events.values_list("received_at", flat=True)) == {self.MOMENT}
+        assert list(leg.events.values_list("occurred_at", flat=True)) == [at(1), at(2)]
+
+    def test_on_the_real_clock_each_write_follows_the_one_before(self, consignment, carrier):
+        # Create with a status, PUT a status, post an event without a time, then a batch: on
+        # the real clock these usually share one second, so only microseconds order them.
+        before = dt.datetime.now(dt.UTC)
+        leg = make_leg(consignment, carrier=carrier, status=Status.DISPATCHED)
+        services.update_leg(leg=leg, source=EventSource.CONSIGNLY, status=Status.IN_TRANSIT)
+        services.record_event(leg=leg, source=EventSource.CONSIGNLY, status=4)
+        services.record_events(
+            events=[EventSpec(leg=leg, occurred_at=at(0), code="FOR_INFORMATION")],
+            source=EventSource.SORTED,
+        )
+        after = dt.datetime.now(dt.UTC)
+
+        stamped = list(
+            leg.events.exclude(code="FOR_INFORMATION")
+            .order_by("occurred_at")
+            .values_list("status", "occurred_at", "received_at")
+        )
+        assert [status for status, *_ in stamped] == [2, 3, 4]
+        assert all(before <= moment <= after for _, *moments in stamped for moment in moments)
+        batch = leg.events.get(code="FOR_INFORMATION")
+        assert stamped[-1][2] <= batch.received_at <= after
+        refresh(leg)
+        assert leg.status == Status.OUT_FOR_DELIVERY
 
 
 class TestDatabaseConstraints:
