@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 SECRET_FILE := .secret-key
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,12 +36,19 @@ $(VENV)/.vnu-$(VNU_VERSION): | $(BIN)/python
 $(SECRET_FILE):
 	@umask 077 && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 
+# collectstatic copies, hashes and compresses about 1,250 files (the admin's and the API docs'
+# too), so it runs only when something under static/ or an installed package changed; its
+# manifest is the stamp. (manage.py reads .secret-key.)
+STATIC_MANIFEST := staticfiles/staticfiles.json
+$(STATIC_MANIFEST): $(VENV)/.runtime $(shell find static) | $(SECRET_FILE)
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	@touch $@
+
 ## run: set up, migrate, seed the demo and serve the portal on http://127.0.0.1:$(PORT)
-run: $(VENV)/.runtime $(SECRET_FILE)
+run: $(VENV)/.runtime $(SECRET_FILE) $(STATIC_MANIFEST)
 	@export SECRET_KEY="$$(cat $(SECRET_FILE))"; \
 	set -e; \
 	$(BIN)/python manage.py migrate --noinput; \
-	$(BIN)/python manage.py collectstatic --noinput --verbosity 0; \
 	$(BIN)/python manage.py seed_demo; \
 	$(BIN)/python manage.py ensureadmin; \
 	echo "Serving on http://127.0.0.1:$(PORT)/  (back office: /admin/, API docs: /api/docs/)"; \
@@ -61,6 +68,11 @@ lint: $(VENV)/.dev
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## screenshots: the README's screenshots (docs/screenshots/) of the demo `make run` serves
+screenshots: $(VENV)/.dev
+	@./scripts/ensure-chromium
+	$(BIN)/python scripts/screenshots.py --base http://127.0.0.1:$(PORT)
 
 ## bench: the performance figures of the README (needs wrk; see bench/README.md)
 bench: $(VENV)/.dev

@@ -1,30 +1,31 @@
 """Regenerate the README's screenshots of the tracking page.
 
-Needs a running portal with the demo data and Debian's Chromium:
+While `make run` serves the demo, in another terminal:
 
-    export SECRET_KEY=x DATABASE_URL=sqlite:////tmp/screens.sqlite3
-    .venv/bin/python manage.py migrate -v0 && .venv/bin/python manage.py seed_demo
-    .venv/bin/python manage.py collectstatic --noinput -v0
-    .venv/bin/gunicorn config.wsgi:application -b 127.0.0.1:8013 &
-    .venv/bin/python scripts/screenshots.py --base http://127.0.0.1:8013
+    make screenshots                  # PORT=8001 make screenshots when make run has PORT=8001
 
-writes docs/screenshots/tracking-{en,de}-{360,1280}.png (EC-DEM-000-001, two packages handed
-over between two carriers). `--review DIR` also shoots the verified view, an exception, the
-home page and the 404 into DIR for a look before a release.
+(which installs the dev extras and Debian's Chromium when missing, then runs
+`.venv/bin/python scripts/screenshots.py --base http://127.0.0.1:$PORT`). It writes
+docs/screenshots/tracking-{en,de}-{360,1280}.png (EC-DEM-000-001, two packages handed over
+between two carriers). `--review DIR` also shoots the verified view, an exception, the home
+page and the 404 into DIR for a look before a release.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
+from urllib.error import URLError
 from urllib.parse import urljoin
+from urllib.request import urlopen
 
 from playwright.sync_api import Page, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.browser import ARGS, CHROMIUM  # noqa: E402
+from tests.browser import ARGS, CHROMIUM, MISSING, available  # noqa: E402
 
 SHOWCASE = "/track/EC-DEM-000-001/"
 WIDTHS = (360, 1280)
@@ -49,10 +50,16 @@ def verify(page: Page, base: str, reference: str, postcode: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", default="http://127.0.0.1:8013")
+    parser.add_argument("--base", default=f"http://127.0.0.1:{os.environ.get('PORT', '8000')}")
     parser.add_argument("--out", default="docs/screenshots", type=Path)
     parser.add_argument("--review", type=Path, help="also shoot review pages into this folder")
     options = parser.parse_args()
+    if not available():
+        sys.exit(MISSING)
+    try:
+        urlopen(urljoin(options.base, "/healthz"), timeout=5).close()
+    except (URLError, OSError) as error:
+        sys.exit(f"No portal answers at {options.base} ({error}): start `make run` first.")
     options.out.mkdir(parents=True, exist_ok=True)
 
     with sync_playwright() as playwright:
