@@ -1,10 +1,12 @@
 """Eight writers on one SQLite file at once (run by test_sqlite_concurrency.py).
 
-Prints a JSON summary: rows stored, errors raised, and whether the leg's status agrees with
-its newest event.
+Prints a JSON summary: the connection's journal mode, what each writer stored, the rows there
+are, and whether the leg's status agrees with its newest event. A writer that raises or is
+still running after a minute ends the script with its traceback (tests.helpers.run_threads).
 """
 
 import datetime as dt
+import functools
 import json
 import os
 import sys
@@ -21,6 +23,7 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from tests.helpers import run_threads  # noqa: E402
 from tracking import services  # noqa: E402
 from tracking.models import Brand, Carrier, EventSource, TrackingEvent  # noqa: E402
 from tracking.services import EventSpec, PackageSpec  # noqa: E402
@@ -35,7 +38,10 @@ def main() -> None:
     consignment = services.create_consignment(brand=brand, packages=[PackageSpec()] * 2)
     leg = services.add_leg(consignment=consignment, source=EventSource.ADMIN, carrier=carrier)
     package = consignment.packages.first()
-    errors, barrier = [], threading.Barrier(8)
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        journal_mode = cursor.fetchone()[0]
+    batch_stored, mixed_stored = [], []
 
     def same_batch(n):
         specs = [
@@ -48,45 +54,48 @@ def main() -> None:
             )
             for i in range(300)
         ]
-        services.record_events(events=specs, source=EventSource.SORTED)
+        batch_stored.append(services.record_events(events=specs, source=EventSource.SORTED).stored)
 
     def mixed(n):
         for i in range(25):
             if i % 2:
                 services.update_leg(leg=leg, source=EventSource.CONSIGNLY, status=2 + (n + i) % 4)
             else:
-                services.record_event(
-                    leg=leg,
-                    source=EventSource.SORTED,
-                    code="OUT_FOR_DELIVERY",
-                    occurred_at=T0 + dt.timedelta(days=1, minutes=n * 100 + i),
-                    description=f"writer {n}",
+                mixed_stored.append(
+                    services.record_event(
+                        leg=leg,
+                        source=EventSource.SORTED,
+                        code="OUT_FOR_DELIVERY",
+                        occurred_at=T0 + dt.timedelta(days=1, minutes=n * 100 + i),
+                        description=f"writer {n}",
+                    )
                 )
 
-    def worker(task, n):
-        try:
+    def together(task):
+        barrier = threading.Barrier(8, timeout=30)
+
+        def worker(n):
             barrier.wait()
             task(n)
-        except Exception as error:  # collected and reported
-            errors.append(repr(error))
-        finally:
-            connection.close()
 
-    for task in (same_batch, mixed):
-        threads = [threading.Thread(target=worker, args=(task, n)) for n in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        barrier.reset()
+        run_threads([functools.partial(worker, n) for n in range(8)], timeout=120)
+
+    together(same_batch)
+    together(mixed)
+
+    def rows(**where) -> int:
+        return TrackingEvent.objects.filter(**where).count()
 
     leg.refresh_from_db()
     newest = leg.events.exclude(status=0).order_by("-occurred_at", "-received_at", "-status")[0]
     print(
         json.dumps(
             {
-                "batch_rows": TrackingEvent.objects.filter(description__startswith="scan").count(),
-                "errors": errors,
+                "journal_mode": journal_mode,
+                "batch_stored": sorted(batch_stored),
+                "batch_rows": rows(description__startswith="scan"),
+                "mixed_stored": mixed_stored.count(True),
+                "mixed_rows": rows(description__startswith="writer"),
                 "status_consistent": leg.status == newest.status,
             }
         )
