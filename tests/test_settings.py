@@ -1,5 +1,6 @@
 """Settings come from the environment and fail loudly on values they cannot understand."""
 
+import json
 import os
 import subprocess
 import sys
@@ -55,7 +56,7 @@ def settings_in_a_fresh_process(**env) -> subprocess.CompletedProcess:
 
 def test_debug_is_off_and_a_secret_key_is_required_by_default():
     result = settings_in_a_fresh_process()
-    assert result.returncode != 0
+    assert result.returncode == 1
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
 
 
@@ -75,7 +76,7 @@ def test_debug_on_may_run_without_a_secret_key():
 )
 def test_bad_configuration_stops_the_process(env, message):
     result = settings_in_a_fresh_process(SECRET_KEY="k", **env)
-    assert result.returncode != 0
+    assert result.returncode == 1
     assert message in result.stderr
 
 
@@ -94,12 +95,45 @@ def test_https_turns_on_the_production_protections():
     assert result.stdout.strip() == ("True 31536000 True True ('HTTP_X_FORWARDED_PROTO', 'https')")
 
 
-def test_sqlite_runs_in_wal_mode_with_immediate_transactions(db):
-    from django.db import connection
+SQLITE_CONNECTION = """
+import json, os, sqlite3
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+import django
+django.setup()
+from django.db import connection, transaction
+found = {}
+with connection.cursor() as cursor:
+    for pragma in ("journal_mode", "synchronous", "busy_timeout"):
+        cursor.execute(f"PRAGMA {pragma}")
+        found[pragma] = cursor.fetchone()[0]
+with transaction.atomic():
+    # Nothing is written yet: only a BEGIN IMMEDIATE already holds the write lock.
+    other = sqlite3.connect(connection.settings_dict["NAME"], timeout=0)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        found["write_lock_at_begin"] = False
+    except sqlite3.OperationalError as error:
+        found["write_lock_at_begin"] = str(error)
+print(json.dumps(found))
+"""
 
-    if connection.vendor != "sqlite":
-        pytest.skip("SQLite only")
-    assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+def test_sqlite_runs_in_wal_mode_with_immediate_transactions(tmp_path):
+    # A file of its own: the test database is in memory, where WAL cannot be.
+    result = subprocess.run(
+        [sys.executable, "-c", SQLITE_CONNECTION],
+        cwd=ROOT,
+        env={**os.environ, "SECRET_KEY": "k", "DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "journal_mode": "wal",
+        "synchronous": 1,  # NORMAL: safe with WAL, one fsync per checkpoint
+        "busy_timeout": 20_000,
+        "write_lock_at_begin": "database is locked",
+    }
 
 
 @pytest.mark.parametrize(
