@@ -51,6 +51,15 @@ def statuses(leg, package, consignment) -> tuple:
     return leg.status, package.status, consignment.status
 
 
+def stored() -> list[tuple]:
+    """Every stored event as (leg, package, when, code, description, location), oldest first."""
+    return list(
+        TrackingEvent.objects.order_by("occurred_at", "description").values_list(
+            "tracking_record_id", "package_id", "occurred_at", "code", "description", "location"
+        )
+    )
+
+
 class TestStoring:
     def test_a_valid_batch_is_stored_and_statuses_derived(
         self, client, carrier_key, consignment, leg, package, other_package
@@ -203,7 +212,9 @@ class TestStoring:
         response = post(client, batch(leg, package, [event(1), event(2), event(3)]), carrier_key)
 
         assert response.status_code == 200
-        assert TrackingEvent.objects.count() == 3
+        assert stored() == [
+            (leg.pk, package.pk, at(hours), "IN_TRANSIT", "Scanned", "") for hours in (1, 2, 3)
+        ]
 
     def test_the_same_event_twice_in_one_batch_is_stored_once(
         self, client, carrier_key, leg, package
@@ -218,7 +229,10 @@ class TestStoring:
     ):
         post(client, batch(leg, package, [event(1, description="Scanned")]), carrier_key)
         post(client, batch(leg, package, [event(1, description="Scanned again")]), carrier_key)
-        assert TrackingEvent.objects.count() == 2
+        assert stored() == [
+            (leg.pk, package.pk, at(1), "IN_TRANSIT", description, "")
+            for description in ("Scanned", "Scanned again")
+        ]
 
     def test_one_batch_may_span_consignments_legs_and_packages(
         self, client, brand, carrier, carrier_key, leg, package, other_package
@@ -276,6 +290,7 @@ class TestStoring:
     ):
         body = batch(leg, package, [event(1)], carrier_reference=" carrier_x ")
         assert post(client, body, carrier_key).status_code == 200
+        assert stored() == [(leg.pk, package.pk, at(1), "IN_TRANSIT", "Scanned", "")]
 
     def test_text_in_any_script_is_stored_as_given(self, client, carrier_key, leg, package):
         text = "Zugestellt an Frau Müller 📦 <b>&amp;</b>"
@@ -294,6 +309,7 @@ class TestStoring:
             package.reference.lower()
         )
         assert post(client, body, carrier_key).status_code == 200
+        assert stored() == [(leg.pk, package.pk, at(1), "IN_TRANSIT", "Scanned", "")]
 
     def test_another_brands_leg_with_our_number_never_takes_our_events(
         self, client, carrier, carrier_key, their_key, leg, package
@@ -345,16 +361,21 @@ class TestStoring:
         assert TrackingEvent.objects.get().tracking_record_id == newest_leg.pk
 
     def test_unused_extra_fields_are_ignored(self, client, carrier_key, leg, package):
-        body = batch(leg, package, [event(1, Latitude=53.4)])
+        body = batch(leg, package, [event(1, Latitude=53.4, Location="Leeds")])
         body["Comment"] = "sent by the night run"
         assert post(client, body, carrier_key).status_code == 200
+        assert stored() == [(leg.pk, package.pk, at(1), "IN_TRANSIT", "Scanned", "Leeds")]
 
     def test_the_sdk_path_is_the_same_endpoint(self, client, carrier_key, leg, package, good):
         response = post(client, good, carrier_key, path="/tracking/carrierTrackingEvents")
         assert response.status_code == 200
-        assert TrackingEvent.objects.count() == 1
+        assert stored() == [(leg.pk, package.pk, at(1), "COLLECTED_BY_CARRIER", "Collected", "")]
+        leg.refresh_from_db()
+        assert leg.status == Status.DISPATCHED
 
-    def test_bearer_keys_and_version_1_1_are_accepted(self, client, carrier_key, good, leg):
+    def test_bearer_keys_and_version_1_1_are_accepted(
+        self, client, carrier_key, good, leg, package
+    ):
         response = client.post(
             "/tracking/carrierevents",
             json.dumps(good),
@@ -363,6 +384,7 @@ class TestStoring:
             **carrier_key.bearer,
         )
         assert response.status_code == 200
+        assert stored() == [(leg.pk, package.pk, at(1), "COLLECTED_BY_CARRIER", "Collected", "")]
 
 
 # -- Bad input: a clear 4xx, nothing stored, never a 500 ------------------------------------------
@@ -765,17 +787,18 @@ class TestStatementCounts:
         assert response.status_code == 200
         assert TrackingEvent.objects.count() == events
 
+    @pytest.mark.parametrize("events", [100, 300])
     def test_a_re_posted_batch_writes_nothing_but_the_insert_it_skips(
-        self, client, carrier_key, leg, package, django_assert_num_queries
+        self, client, carrier_key, leg, package, django_assert_num_queries, events
     ):
-        body = batch(leg, package, [event(i / 60, description=f"scan {i}") for i in range(100)])
+        body = batch(leg, package, [event(i / 60, description=f"scan {i}") for i in range(events)])
         post(client, body, carrier_key)
         warm(carrier_key)
 
         # As above without the three status updates: the INSERT stores nothing.
         with django_assert_num_queries(self.FIXED - 3 + rate_limit_queries()):
             assert post(client, body, carrier_key).status_code == 200
-        assert TrackingEvent.objects.count() == 100
+        assert TrackingEvent.objects.count() == events
 
 
 # -- Concurrency ---------------------------------------------------------------------------------

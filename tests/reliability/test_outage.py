@@ -47,4 +47,8 @@ def test_pages_answer_503(database_down, client_keeping_errors, consignment):
     response = client_keeping_errors.get(f"/track/{consignment.reference}/")
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
-    assert b"<html" in response.content.lower() or b"<!doctype" in response.content.lower()
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+    # The site's own 503 page, rendered without the database (not the bare fallback).
+    page = response.content.decode()
+    assert page.startswith("<!doctype html>")
+    assert "The tracking service is briefly unavailable. Please try again in a few seconds." in page
