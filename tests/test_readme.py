@@ -78,7 +78,8 @@ def after_make_run(tmp_path_factory) -> tuple[Path, dict[str, str]]:
         if name not in {"SECRET_KEY", "DJANGO_SETTINGS_MODULE", "REDIS_URL", "PORT"}
     }
     env["DATABASE_URL"] = f"sqlite:///{work / 'db.sqlite3'}"
-    run(".venv/bin/python manage.py migrate --noinput -v0", project, env)
+    migrated = run(".venv/bin/python manage.py migrate --noinput -v0", project, env)
+    assert migrated.returncode == 0, migrated.stderr
     return project, env
 
 
