@@ -3,8 +3,10 @@
 import datetime as dt
 
 import pytest
+import time_machine
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -233,15 +235,47 @@ def test_event_times_are_entered_in_utc(admin_client, leg):
     assert TrackingEvent.objects.get().occurred_at == dt.datetime(2026, 3, 9, 10, tzinfo=dt.UTC)
 
 
-def test_failed_staff_logins_are_paused_after_ten(client, admin_user):
-    url = reverse("admin:login")
-    for _ in range(10):
-        response = client.post(url, {"username": "admin", "password": "wrong"})
-        assert response.status_code == 200
-    paused = client.post(url, {"username": "admin", "password": "password"})
+# Forty minutes into an hour (and inside a second): a pause lasts the window's last 20 minutes.
+LOGIN_MOMENT = dt.datetime(2026, 3, 9, 10, 40, 0, 500_000, tzinfo=dt.UTC)
+
+
+def log_in(client, username, password, address):
+    return client.post(
+        reverse("admin:login"), {"username": username, "password": password}, REMOTE_ADDR=address
+    )
+
+
+def test_ten_failed_logins_from_one_address_pause_it_whatever_the_usernames(client, admin_user):
+    with time_machine.travel(LOGIN_MOMENT, tick=False):
+        for n in range(10):
+            assert log_in(client, f"guess{n}", "wrong", "203.0.113.7").status_code == 200
+        # No username has failed more than once, so only the address's limit can refuse this.
+        paused = log_in(client, "admin", "password", "203.0.113.7")
+        elsewhere = log_in(Client(), "admin", "password", "198.51.100.1")
+
     assert paused.status_code == 429
-    assert int(paused["Retry-After"]) > 0
+    assert paused["Retry-After"] == "1200"
     assert "_auth_user_id" not in client.session
+    assert elsewhere.status_code == 302
+
+
+def test_ten_failed_logins_for_one_username_pause_it_from_every_address(
+    client, admin_user, django_user_model
+):
+    django_user_model.objects.create_user("clerk", password="clerk-password", is_staff=True)
+    with time_machine.travel(LOGIN_MOMENT, tick=False):
+        for n in range(10):
+            assert log_in(client, "admin", "wrong", f"203.0.113.{n + 1}").status_code == 200
+        # No address has failed more than once, so only the username's limit can refuse these
+        # (the name compared as typed in any case, with spaces around it).
+        paused = log_in(client, "admin", "password", "198.51.100.1")
+        retyped = log_in(Client(), " ADMIN ", "password", "198.51.100.2")
+        someone_else = log_in(Client(), "clerk", "clerk-password", "198.51.100.1")
+
+    assert (paused.status_code, retyped.status_code) == (429, 429)
+    assert paused["Retry-After"] == "1200"
+    assert "_auth_user_id" not in client.session
+    assert someone_else.status_code == 302
 
 
 def test_a_correct_login_is_not_counted(client, admin_user):
