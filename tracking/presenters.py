@@ -450,7 +450,7 @@ def _event_view(event: EventRow, clock: LocalClock, *, verified: bool, latest: b
         tone=tone(status),
         icon=ICONS[STATUS_ICON[status]],
         when=clock(event.occurred_at),
-        iso=event.occurred_at.isoformat(),
+        iso=event.occurred_at.isoformat(timespec="seconds"),
         location=event.location.strip(),
         signed=signed,
         latest=latest,

@@ -441,7 +441,7 @@ def _tracking(request: HttpRequest, reference: str, *, embedded: bool) -> HttpRe
         response = HttpResponseStopPolling(body)
     else:
         # Decide 304 before touching the legs: the head (one query) is all a validator needs.
-        response = _unless_fresh(request, etag, timeline.consignment.modified_utc.timestamp())
+        response = _unless_fresh(request, etag, int(timeline.consignment.modified_utc.timestamp()))
         if response is None:
             template = LIVE_TEMPLATE if partial else surface.template
             response = HttpResponse(
