@@ -6,59 +6,26 @@ Fills two databases (bench_small with 1,000 consignments, bench_scale with the g
 10 events each; the large one takes several minutes the first time and is kept), serves each
 with gunicorn, measures the page and both API reads with wrk at a moderate load, and prints the
 median and p99 latency of each with the large/small ratio (target: within 20 %). Then prints
-PostgreSQL's plan for every lookup the hot paths make, to show that each uses an index.
+PostgreSQL's plan for every statement the hot paths run on the large database
+(bench/explain_hot_paths.py), to show that each reads the large tables through an index.
+
+Every answer is checked for its status (200); a latency measured with an unexpected status or
+a socket error misses its target. Exits 1 on any miss: a latency out of bounds, a request of
+the plans answered with another status than expected, or a sequential scan of a table over
+10,000 rows (or of one whose size PostgreSQL has never estimated).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
+import sys
 
-from common import PYTHON, ROOT, bench_env, postgres_url, prepare, serve, wrk
+from common import PYTHON, ROOT, Scorecard, bench_env, postgres_url, prepare, serve, wrk
 
-# The hot paths' lookups, as tracking.timeline, tracking.api.auth, tracking.access and
-# tracking.services run them (the page and both APIs read; ingestion resolves and stores).
-EXPLAIN = """
-import django, json
-django.setup()
-from django.db import connection, transaction
-from tracking.models import *
-from tracking import access, services
-from tracking.timeline import _HEADS, _LEGS
-from tracking.api.auth import _USABLE_KEY
-typical = Consignment.objects.get(reference="EC-BEN-000-001")
-leg = typical.legs.first()
-package = typical.packages.first()
-checks = {
-    "timeline head by reference": (_HEADS[("reference",)], {"reference": typical.reference}),
-    "timeline head by id and brand": (
-        _HEADS[("brand_id", "pk")], {"pk": typical.pk, "brand_id": typical.brand_id}),
-    "legs with their events": (_LEGS, {"consignment_id": typical.pk}),
-    "API key by its secret's hash": (
-        _USABLE_KEY, {"hashed": "0" * 64, "now": typical.created_utc}),
-    "carrier's legs by tracking number": (
-        access._CARRIER_LEGS, {"carrier_id": leg.carrier_id, "numbers": [leg.tracking_number]}),
-    "packages by reference": (access._PACKAGES, {"references": [package.reference]}),
-    "consignments locked for a batch": (services._LOCK_CONSIGNMENTS, {"ids": [typical.pk]}),
-    "legs to re-derive": (services._LEGS_TO_DERIVE, {"ids": [leg.pk]}),
-    "packages to re-derive": (services._PACKAGES_TO_DERIVE, {"consignment_ids": [typical.pk]}),
-}
-plans = {}
-with transaction.atomic(), connection.cursor() as cursor:
-    for name, (prepared, values) in checks.items():
-        _compiler, sql, params, _converters = prepared.bound(**values)
-        cursor.execute("EXPLAIN " + sql, params)
-        plans[name] = [row[0] for row in cursor.fetchall()]
-    # New events meet the stored ones in the identity index (ON CONFLICT).
-    sql, params = TrackingEvent.objects.filter(
-        identity__in=[TrackingEvent.objects.first().identity]).values("id").query.sql_with_params()
-    cursor.execute("EXPLAIN " + sql, params)
-    plans["events already stored (identity)"] = [row[0] for row in cursor.fetchall()]
-    cursor.execute("SELECT relname, reltuples::bigint FROM pg_class WHERE relkind = 'r'")
-    sizes = dict(cursor.fetchall())
-print(json.dumps({"plans": plans, "sizes": sizes}))
-"""
+LARGE_TABLE = 10_000  # rows; a smaller table is read whole, cheaper than any index
 
 
 def latency(database_url: str, consignments: int, seconds: int) -> dict:
@@ -82,57 +49,123 @@ def latency(database_url: str, consignments: int, seconds: int) -> dict:
         for name, (path, headers) in cases.items():
             # A moderate load (4 connections), so latency shows the database, not the queue.
             results[name] = wrk(base + path, seconds=seconds, headers=headers, connections=4)
-    return {"consignments": data["consignments"], "results": results}
+    return {"data": data, "results": results}
 
 
-def main() -> None:
+def explain(database_url: str, data: dict) -> dict:
+    """bench/explain_hot_paths.py's report on this database."""
+    output = subprocess.run(
+        [
+            PYTHON,
+            "bench/explain_hot_paths.py",
+            "--reference",
+            data["typical"],
+            "--consignment-id",
+            data["typical_id"],
+            "--client-key",
+            data["client_key"],
+            "--carrier-key",
+            data["carrier_key"],
+        ],
+        cwd=ROOT,
+        env=bench_env(database_url),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def scanned_table(plan_line: str) -> tuple[str, str] | None:
+    """(kind of scan, table) of one EXPLAIN line, None when it reads no table."""
+    match = re.search(
+        r"((?:Parallel )?(?:Seq|Index Only|(?<!Bitmap )Index|Bitmap Heap) Scan)\b.*? on (\w+)",
+        plan_line,
+    )
+    return (match.group(1), match.group(2)) if match else None
+
+
+def sequential_scans(report: dict, threshold: int = LARGE_TABLE) -> list[str]:
+    """Each sequential scan of a table over `threshold` rows, or of unknown size (never
+    analysed: reltuples -1, or not a table PostgreSQL lists), in explain_hot_paths' report."""
+    found = []
+    for request in report["requests"]:
+        for number, statement in enumerate(request["statements"], start=1):
+            for line in statement["plan"]:
+                scan = scanned_table(line)
+                if scan is None or "Seq Scan" not in scan[0]:
+                    continue
+                rows = report["sizes"].get(scan[1], -1)
+                if rows < 0 or rows > threshold:
+                    found.append(
+                        f"{request['name']}, statement {number}: {scan[1]} ({rows:,} rows)"
+                    )
+    return found
+
+
+def print_plans(report: dict) -> None:
+    sizes = report["sizes"]
+    print("\nEvery statement of the hot paths on the large database (EXPLAIN):")
+    for request in report["requests"]:
+        status = request["status"]
+        if status != request["expected"]:
+            status = f"{status}, NOT the expected {request['expected']}"
+        print(f"  {request['name']} ({request['request']}): {status}")
+        for number, statement in enumerate(request["statements"], start=1):
+            print(f"    {number}. {' '.join(statement['sql'].split())[:90]}")
+            for line in statement["plan"]:
+                scan = scanned_table(line)
+                if scan is None:
+                    continue
+                rows = sizes.get(scan[1], -1)
+                step = line.strip().removeprefix("->  ").split("  (cost")[0]
+                print(f"       {step}  [{rows:,} rows]")
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--consignments", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
+    card = Scorecard()
     small = latency(postgres_url("bench_small"), 1000, args.seconds)
     large_url = postgres_url("bench_scale")
     large = latency(large_url, args.consignments, args.seconds)
 
     print(
-        f"\nScale: PostgreSQL, {small['consignments']:,} vs {large['consignments']:,} "
-        "consignments (10 events each), 4 connections"
+        f"\nScale: PostgreSQL, {small['data']['consignments']:,} vs "
+        f"{large['data']['consignments']:,} consignments (10 events each), 4 connections"
     )
     for name, small_result in small["results"].items():
         large_result = large["results"][name]
+        errors = small_result.errors + large_result.errors
         for label, a, b in [
             ("median", small_result.p50_ms, large_result.p50_ms),
             ("p99", small_result.p99_ms, large_result.p99_ms),
         ]:
             change = b / a - 1
-            verdict = "met" if change <= 0.20 else "NOT MET"
+            words = card.target(
+                f"{name} {label} within +20%", change, 0.20, higher_is_better=False, errors=errors
+            )
             print(
                 f"  {name:28} {label:6} {a:6.1f} ms -> {b:6.1f} ms  ({change:+.0%}; "
-                f"target <= +20%: {verdict})"
+                f"target <= +20%: {words})"
             )
 
-    output = subprocess.run(
-        [PYTHON, "-c", EXPLAIN],
-        cwd=ROOT,
-        env=bench_env(large_url),
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    explained = json.loads(output.strip().splitlines()[-1])
-    sizes = explained["sizes"]
-    print("\nEvery lookup of a large table uses an index (EXPLAIN on the large database):")
-    for name, plan in explained["plans"].items():
-        print(f"  {name}:")
-        for line in (line.strip().removeprefix("->  ") for line in plan if "Scan" in line):
-            table = line.split(" on ")[1].split()[0]
-            rows = max(int(sizes.get(table, 0)), 0)
-            note = ""
-            if "Seq Scan" in line:
-                # A table of a few rows is read whole: cheaper than any index, the planner knows.
-                note = "  <-- SEQUENTIAL ON A LARGE TABLE" if rows > 10_000 else " (tiny table)"
-            print(f"    {line.split('  (cost')[0]}  [{rows:,} rows]{note}")
+    report = explain(large_url, large["data"])
+    print_plans(report)
+    for request in report["requests"]:
+        card.require(
+            f"{request['name']} answered {request['expected']} (got {request['status']})",
+            request["status"] == request["expected"],
+        )
+    scans = sequential_scans(report)
+    for scan in scans:
+        print(f"  SEQUENTIAL SCAN OF A LARGE TABLE: {scan}")
+    words = card.require("no sequential scan of a large table", not scans)
+    print(f"  sequential scans of tables over {LARGE_TABLE:,} rows: {len(scans)} ({words})")
+    return card.finish()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
