@@ -74,7 +74,7 @@ screenshots: $(VENV)/.dev
 	@./scripts/ensure-chromium
 	$(BIN)/python scripts/screenshots.py --base http://127.0.0.1:$(PORT)
 
-## bench: the performance figures of the README (needs wrk; see bench/README.md)
+## bench: the performance figures of the README (needs wrk: apt-get install wrk; see the README's Performance section)
 bench: $(VENV)/.dev
 	SECRET_KEY=bench-only-not-secret $(BIN)/python bench/run_all.py
 
