@@ -7,17 +7,16 @@ names one.
 """
 
 import os
-from dataclasses import dataclass
 
 import pytest
 from django.conf import settings as django_settings
 
 from tests import browser
 from tests.factories import ON_POSTGRES, BrandFactory, CarrierFactory, make_consignment, make_leg
+from tests.helpers import IN_CI, Credential
 from tracking import services
-from tracking.models import ApiKey, Brand, Carrier
+from tracking.models import Brand, Carrier
 
-IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 # Read from the environment, not from what the tests detected: a mistake in the detection
 # must not excuse the skips it causes. (Settings accept only SQLite or PostgreSQL URLs.)
 _DATABASE_URL = os.environ.get("DATABASE_URL", "").strip().lower()
@@ -97,20 +96,6 @@ def fresh_cache():
     yield
     for alias in ("default", "bodies"):
         caches[alias].clear()
-
-
-@dataclass
-class Credential:
-    key: ApiKey
-    secret: str
-
-    @property
-    def bearer(self) -> dict:
-        return {"HTTP_AUTHORIZATION": f"Bearer {self.secret}"}
-
-    @property
-    def subscription(self) -> dict:
-        return {"HTTP_OCP_APIM_SUBSCRIPTION_KEY": self.secret}
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from tests.factories import (
     make_leg,
     rate_limit_queries,
 )
+from tests.helpers import assert_v1_error, warm
 from tracking import services
 from tracking import status as rules
 from tracking.api import consignly
@@ -95,24 +96,9 @@ def events(consignment_id, leg_id) -> str:
     return f"{record(consignment_id, leg_id)}/event"
 
 
-def assert_error(response, status: int, error_type: str) -> list[str]:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/json"
-    body = response.json()
-    assert set(body) == {"ErrorType", "ErrorMessages"}
-    assert body["ErrorType"] == error_type
-    assert body["ErrorMessages"] and all(isinstance(m, str) for m in body["ErrorMessages"])
-    return body["ErrorMessages"]
-
-
 def assert_empty(response, status: int) -> None:
     assert response.status_code == status, response.content
     assert response.content == b""
-
-
-def warm(credential) -> None:
-    """Mark the key used just now, so a pinned query count has no last_used write in it."""
-    ApiKey.objects.filter(pk=credential.key.pk).update(last_used=timezone.now())
 
 
 def snapshot() -> tuple:
@@ -440,9 +426,9 @@ class TestEvents:
             api, "POST", path, our_key, {"status": 3, "packageReference": "EP-ZZZ-ZZZ-ZZZ"}
         )
 
-        [message] = assert_error(foreign, 400, "Validation Failed")
+        [message] = assert_v1_error(foreign, 400, "Validation Failed")
         assert message == f"packageReference {theirs} is not a package of this consignment."
-        assert assert_error(missing, 400, "Validation Failed") == [
+        assert assert_v1_error(missing, 400, "Validation Failed") == [
             "packageReference EP-ZZZ-ZZZ-ZZZ is not a package of this consignment."
         ]
         assert not TrackingEvent.objects.exists()
@@ -459,7 +445,7 @@ class TestEvents:
             {"status": 3, "packageReference": second.reference},
         )
 
-        assert assert_error(response, 400, "Validation Failed") == [
+        assert assert_v1_error(response, 400, "Validation Failed") == [
             f"packageReference {second.reference} is not on this leg."
         ]
 
@@ -661,7 +647,7 @@ class TestPaging:
 
         response = api.get(url, query, **our_key.bearer)
 
-        assert assert_error(response, 400, "Validation Failed") == [message]
+        assert assert_v1_error(response, 400, "Validation Failed") == [message]
 
 
 # -- Consignments ------------------------------------------------------------------------------
@@ -789,7 +775,7 @@ class TestReferencesHeldElsewhere:
         ours = send(api, "POST", "/v1/consignments", our_key, body)
         theirs = send(api, "POST", "/v1/consignments", their_key, body)
 
-        assert assert_error(ours, 400, "Validation Failed") == [
+        assert assert_v1_error(ours, 400, "Validation Failed") == [
             self.MESSAGES[field].format(held[field])
         ]
         assert (theirs.status_code, theirs.content) == (ours.status_code, ours.content)
@@ -820,7 +806,7 @@ class TestReferencesHeldElsewhere:
             response = send(api, "POST", "/v1/consignments", their_key, self.naming(field, wanted))
 
         assert raced
-        assert assert_error(response, 400, "Validation Failed") == [
+        assert assert_v1_error(response, 400, "Validation Failed") == [
             self.MESSAGES[field].format(wanted)
         ]
 
@@ -857,14 +843,14 @@ class TestReferencesHeldElsewhere:
 
         assert [a.status_code for a in answers] == [400, 400, 400]
         for refused in (over, free, other_key):
-            [message] = assert_error(refused, 429, "Too Many Requests")
+            [message] = assert_v1_error(refused, 429, "Too Many Requests")
             assert "retry in" in message
             assert 1 <= int(refused["Retry-After"]) <= 3600
         assert over.content == free.content == other_key.content
         assert not Consignment.objects.filter(reference="EC-FRE-E00-001").exists()
         # Generating a reference looks nothing up; another brand has its own allowance.
         assert generated.status_code == 200
-        assert_error(elsewhere, 400, "Validation Failed")
+        assert_v1_error(elsewhere, 400, "Validation Failed")
 
 
 # -- Who may do what ---------------------------------------------------------------------------
@@ -894,7 +880,7 @@ class TestAccess:
 
         response = send(api, method, path.format(c=consignment.pk, t=leg.pk), None, body)
 
-        assert assert_error(response, 401, "Unauthorized") == ["An API key is required."]
+        assert assert_v1_error(response, 401, "Unauthorized") == ["An API key is required."]
         assert response["WWW-Authenticate"] == 'Bearer realm="api"'
         assert snapshot() == before
 
@@ -906,12 +892,12 @@ class TestAccess:
     def test_a_bad_key_is_unauthorized(self, api, consignment, header):
         response = api.get("/v1/consignments", HTTP_AUTHORIZATION=header)
 
-        assert_error(response, 401, "Unauthorized")
+        assert_v1_error(response, 401, "Unauthorized")
 
     def test_an_inactive_key_is_unauthorized(self, api, our_key):
         ApiKey.objects.filter(pk=our_key.key.pk).update(active=False)
 
-        assert_error(api.get("/v1/consignments", **our_key.bearer), 401, "Unauthorized")
+        assert_v1_error(api.get("/v1/consignments", **our_key.bearer), 401, "Unauthorized")
 
     @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=endpoint_id)
     def test_a_carrier_key_is_forbidden(self, api, carrier_key, consignment, leg, endpoint):
@@ -920,7 +906,7 @@ class TestAccess:
 
         response = send(api, method, path.format(c=consignment.pk, t=leg.pk), carrier_key, body)
 
-        assert assert_error(response, 403, "Forbidden") == [
+        assert assert_v1_error(response, 403, "Forbidden") == [
             "This endpoint needs a client key (one issued for a brand)."
         ]
         assert snapshot() == before
@@ -935,7 +921,7 @@ class TestAccess:
         foreign = send(api, method, path.format(c=consignment.pk, t=leg.pk), their_key, body)
         missing = send(api, method, path.format(c=uuid.uuid4(), t=uuid.uuid4()), our_key, body)
 
-        assert_error(foreign, 404, "Not Found")
+        assert_v1_error(foreign, 404, "Not Found")
         assert foreign.json() == missing.json()
         assert missing.status_code == 404
         assert snapshot() == before
@@ -949,19 +935,19 @@ class TestAccess:
             urls.append(path.format(c=consignment.pk, t=bad_id))
 
         for url in urls:
-            assert_error(send(api, method, url, our_key, body), 404, "Not Found")
+            assert_v1_error(send(api, method, url, our_key, body), 404, "Not Found")
 
     def test_a_leg_of_another_consignment_is_not_found(self, api, our_key, consignment, brand):
         elsewhere = make_leg(make_consignment(brand), tracking_number="ELSE1")
 
         response = api.get(record(consignment.pk, elsewhere.pk), **our_key.bearer)
 
-        assert assert_error(response, 404, "Not Found") == ["Tracking record not found."]
+        assert assert_v1_error(response, 404, "Not Found") == ["Tracking record not found."]
 
     def test_unknown_paths_under_v1_are_not_found_in_the_envelope(self, api, our_key):
         response = api.get("/v1/shipments", **our_key.bearer)
 
-        assert_error(response, 404, "Not Found")
+        assert_v1_error(response, 404, "Not Found")
 
     @pytest.mark.parametrize(
         ("method", "path", "allowed"),
@@ -980,7 +966,7 @@ class TestAccess:
 
         response = send(api, method, url, our_key, {})
 
-        assert_error(response, 405, "Method Not Allowed")
+        assert_v1_error(response, 405, "Method Not Allowed")
         assert response["Allow"] == allowed
 
     def test_a_key_over_its_rate_limit_is_told_when_to_retry(self, api, our_key, settings):
@@ -990,7 +976,7 @@ class TestAccess:
 
         response = api.get("/v1/consignments", **our_key.bearer)
 
-        assert_error(response, 429, "Too Many Requests")
+        assert_v1_error(response, 429, "Too Many Requests")
         assert 1 <= int(response["Retry-After"]) <= 60
 
     def test_a_created_record_is_named_after_the_key(self, api, our_key, consignment):
@@ -1180,7 +1166,7 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_stored(
     with time_machine.travel(at(0), tick=False):
         response = send(api, method, path.format(c=consignment.pk, t=leg.pk), our_key, body)
 
-    assert message in assert_error(response, 400, "Validation Failed")
+    assert message in assert_v1_error(response, 400, "Validation Failed")
     assert snapshot() == before
 
 
@@ -1198,7 +1184,7 @@ class TestBodies:
 
         response = send(api, method, path.format(c=consignment.pk, t=leg.pk), our_key, raw=raw)
 
-        [message] = assert_error(response, 400, "Validation Failed")
+        [message] = assert_v1_error(response, 400, "Validation Failed")
         assert message.startswith("The request body is not valid JSON (")
         assert snapshot() == before
 
@@ -1210,7 +1196,7 @@ class TestBodies:
 
         response = send(api, method, path.format(c=consignment.pk, t=leg.pk), our_key, raw=raw)
 
-        assert assert_error(response, 400, "Validation Failed") == [
+        assert assert_v1_error(response, 400, "Validation Failed") == [
             "The request body must be a JSON object."
         ]
         assert snapshot() == before
@@ -1226,7 +1212,7 @@ class TestBodies:
 
         response = send(api, method, url, our_key, raw="status=3", content_type=content_type)
 
-        assert assert_error(response, 415, "Unsupported Media Type") == [
+        assert assert_v1_error(response, 415, "Unsupported Media Type") == [
             "Request bodies must be sent as application/json."
         ]
         assert snapshot() == before

@@ -7,9 +7,14 @@ import datetime as dt
 import pytest
 import time_machine
 
-from tests.api.test_consignly import assert_error
-from tests.api.test_sorted import assert_envelope, batch, event, post
-from tests.conftest import Credential
+from tests.helpers import (
+    Credential,
+    assert_envelope,
+    assert_v1_error,
+    carrier_batch,
+    post_events,
+    tracking_event,
+)
 from tracking import services
 from tracking.models import TrackingEvent
 
@@ -26,7 +31,7 @@ def answers(client, consignment, credential: Credential) -> tuple[int, int]:
     consignly = client.get(f"/v1/consignments/{consignment.pk}", **credential.bearer)
     sorted_ = client.get(f"/tracking/{consignment.reference}", **credential.subscription)
     if consignly.status_code == 401:
-        assert assert_error(consignly, 401, "Unauthorized") == ["The API key is not valid."]
+        assert assert_v1_error(consignly, 401, "Unauthorized") == ["The API key is not valid."]
         assert consignly["WWW-Authenticate"] == 'Bearer realm="api"'
     if sorted_.status_code == 401:
         assert assert_envelope(sorted_, 401, "Unauthorized")["Message"]
@@ -66,13 +71,13 @@ class TestExpiry:
                     name="Feed", carrier=carrier, expires_at=MOMENT + dt.timedelta(hours=1)
                 )
             )
-        body = batch(leg, package, [event(1)])
+        body = carrier_batch(leg, package, [tracking_event(1)])
 
         with time_machine.travel(MOMENT + dt.timedelta(hours=1), tick=False):
-            assert_envelope(post(client, body, key), 401, "Unauthorized")
+            assert_envelope(post_events(client, body, key), 401, "Unauthorized")
         assert not TrackingEvent.objects.exists()
         with time_machine.travel(MOMENT + dt.timedelta(hours=1) - INSTANT, tick=False):
-            assert post(client, body, key).status_code == 200
+            assert post_events(client, body, key).status_code == 200
         assert TrackingEvent.objects.count() == 1
 
 
@@ -105,12 +110,12 @@ class TestRotation:
     ):
         with time_machine.travel(MOMENT, tick=False):
             new_key = Credential(*services.rotate_api_key(key=carrier_key.key))
-        body = batch(leg, package, [event(1)])
+        body = carrier_batch(leg, package, [tracking_event(1)])
 
         with time_machine.travel(MOMENT + dt.timedelta(hours=25), tick=False):
-            assert_envelope(post(client, body, carrier_key), 401, "Unauthorized")
+            assert_envelope(post_events(client, body, carrier_key), 401, "Unauthorized")
             assert not TrackingEvent.objects.exists()
-            assert post(client, body, new_key).status_code == 200
+            assert post_events(client, body, new_key).status_code == 200
         assert TrackingEvent.objects.count() == 1
 
     def test_a_key_expiring_within_the_grace_period_keeps_its_expiry_and_so_does_its_successor(

@@ -4,12 +4,10 @@ keys, the api-version header, the error envelope, query counts and the OpenAPI d
 import datetime as dt
 import json
 import re
-import uuid
 
 import pytest
 import time_machine
 from django.test import Client
-from django.utils import timezone
 
 from tests.factories import (
     CarrierFactory,
@@ -19,6 +17,11 @@ from tests.factories import (
     make_leg,
     rate_limit_queries,
 )
+from tests.helpers import (
+    assert_envelope,
+    envelope_details,
+    warm,
+)
 from tracking import services
 from tracking.models import ApiKey, Consignment, EventSource
 from tracking.services import EventSpec
@@ -27,58 +30,6 @@ pytestmark = pytest.mark.django_db
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00$")
 EVENT_KEYS = {"TimeStamp", "Code", "Description", "SignedBy", "Location"}
-
-
-# -- Helpers shared with test_sorted_ingestion.py -----------------------------------------------
-
-
-def event(hours: float = 0, code: str = "IN_TRANSIT", description: str = "Scanned", **extra):
-    return {"TimeStamp": at(hours).isoformat(), "Code": code, "Description": description, **extra}
-
-
-def batch(leg, package, events, *, carrier_reference=None) -> dict:
-    """One leg, one package, these events: the shape a carrier posts."""
-    return {
-        "CarrierReference": carrier_reference or leg.carrier.code,
-        "ConsignmentTrackingEvents": [
-            {
-                "ConsignmentTrackingReference": leg.tracking_number,
-                "PackageTrackingEvents": [
-                    {"PackageReference": package.reference, "TrackingEvents": events}
-                ],
-            }
-        ],
-    }
-
-
-def post(client, body, credential=None, *, path="/tracking/carrierevents", **headers):
-    raw = body if isinstance(body, (str, bytes)) else json.dumps(body)
-    auth = credential.subscription if credential else {}
-    return client.post(path, raw, content_type="application/json", **auth, **headers)
-
-
-def details(response) -> list[tuple[str, str]]:
-    return [(d["Code"], d["Target"]) for d in response.json()["Details"]]
-
-
-def assert_envelope(response, status: int, code: str) -> dict:
-    """The Sorted error envelope, its CorrelationId repeated in the X-Correlation-ID header."""
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/json"
-    body = response.json()
-    assert set(body) == {"Code", "Message", "CorrelationId", "Details"}
-    assert body["Code"] == code
-    assert body["Message"]
-    assert str(uuid.UUID(body["CorrelationId"])) == body["CorrelationId"]
-    assert response["X-Correlation-ID"] == body["CorrelationId"]
-    for detail in body["Details"]:
-        assert set(detail) == {"Code", "Target", "Message"}
-    return body
-
-
-def warm(credential) -> None:
-    """Mark the key used just now, so a pinned query count has no last_used write in it."""
-    ApiKey.objects.filter(pk=credential.key.pk).update(last_used=timezone.now())
 
 
 def store(leg, *events, package=None):
@@ -421,7 +372,7 @@ class TestKeys:
     def test_another_api_version_is_refused(self, client, our_key, consignment, version):
         response = client.get(READS[0], HTTP_ELECTIO_API_VERSION=version, **our_key.subscription)
         body = assert_envelope(response, 400, "UnsupportedApiVersion")
-        assert details(response) == [("UnsupportedApiVersion", "electio-api-version")]
+        assert envelope_details(response) == [("UnsupportedApiVersion", "electio-api-version")]
         assert "1.1" in body["Message"]
 
     def test_over_the_key_allowance_is_too_many_requests(

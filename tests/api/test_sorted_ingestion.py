@@ -9,7 +9,6 @@ import pytest
 from django.db import close_old_connections
 from django.test import Client
 
-from tests.api.test_sorted import assert_envelope, batch, details, event, post, warm
 from tests.factories import (
     BrandFactory,
     add_events,
@@ -19,7 +18,16 @@ from tests.factories import (
     postgres_only,
     rate_limit_queries,
 )
-from tests.helpers import count_operations, run_threads
+from tests.helpers import (
+    assert_envelope,
+    carrier_batch,
+    count_operations,
+    envelope_details,
+    post_events,
+    run_threads,
+    tracking_event,
+    warm,
+)
 from tracking import access
 from tracking.models import Consignment, EventSource, Package, TrackingEvent
 from tracking.status import Status
@@ -41,7 +49,7 @@ def other_package(consignment) -> Package:
 
 @pytest.fixture
 def good(leg, package) -> dict:
-    return batch(leg, package, [event(1, "COLLECTED_BY_CARRIER", "Collected")])
+    return carrier_batch(leg, package, [tracking_event(1, "COLLECTED_BY_CARRIER", "Collected")])
 
 
 def statuses(leg, package, consignment) -> tuple:
@@ -64,18 +72,18 @@ class TestStoring:
     def test_a_valid_batch_is_stored_and_statuses_derived(
         self, client, carrier_key, consignment, leg, package, other_package
     ):
-        body = batch(
+        body = carrier_batch(
             leg,
             package,
             [
-                event(1, "COLLECTED_BY_CARRIER", "Collected", Location="Depot"),
-                event(
+                tracking_event(1, "COLLECTED_BY_CARRIER", "Collected", Location="Depot"),
+                tracking_event(
                     5, "DELIVERED", "Delivered to customer", SignedBy="C. Smith", Location="Door"
                 ),
             ],
         )
 
-        response = post(client, body, carrier_key)
+        response = post_events(client, body, carrier_key)
 
         assert response.status_code == 200
         assert response.content == b""
@@ -103,15 +111,15 @@ class TestStoring:
     def test_the_consignment_is_delivered_once_every_package_is(
         self, client, carrier_key, consignment, leg, package, other_package
     ):
-        body = batch(leg, package, [event(3, "DELIVERED", "Delivered")])
+        body = carrier_batch(leg, package, [tracking_event(3, "DELIVERED", "Delivered")])
         body["ConsignmentTrackingEvents"][0]["PackageTrackingEvents"].append(
             {
                 "PackageReference": other_package.reference,
-                "TrackingEvents": [event(2, "DELIVERED", "Delivered")],
+                "TrackingEvents": [tracking_event(2, "DELIVERED", "Delivered")],
             }
         )
 
-        assert post(client, body, carrier_key).status_code == 200
+        assert post_events(client, body, carrier_key).status_code == 200
 
         assert statuses(leg, other_package, consignment) == (Status.DELIVERED,) * 3
 
@@ -119,7 +127,11 @@ class TestStoring:
         self, client, carrier_key, our_key, leg, package, other_package
     ):
         add_events(leg, (0, "COLLECTED_BY_CARRIER", "Collected"))
-        post(client, batch(leg, package, [event(2, "DELIVERED", "Left in porch")]), carrier_key)
+        post_events(
+            client,
+            carrier_batch(leg, package, [tracking_event(2, "DELIVERED", "Left in porch")]),
+            carrier_key,
+        )
 
         nested = client.get("/tracking/EC-AAA-BBB-CCC", **our_key.subscription).json()
         flat = client.get("/tracking/flattened/EC-AAA-BBB-CCC", **our_key.subscription).json()
@@ -139,8 +151,16 @@ class TestStoring:
     def test_events_posted_out_of_order_are_shown_in_order_and_never_move_status_back(
         self, client, carrier_key, our_key, consignment, leg, package
     ):
-        post(client, batch(leg, package, [event(5, "DELIVERED", "Delivered")]), carrier_key)
-        post(client, batch(leg, package, [event(1, "IN_TRANSIT", "Late scan")]), carrier_key)
+        post_events(
+            client,
+            carrier_batch(leg, package, [tracking_event(5, "DELIVERED", "Delivered")]),
+            carrier_key,
+        )
+        post_events(
+            client,
+            carrier_batch(leg, package, [tracking_event(1, "IN_TRANSIT", "Late scan")]),
+            carrier_key,
+        )
 
         body = client.get("/tracking/EC-AAA-BBB-CCC", **our_key.subscription).json()
 
@@ -158,7 +178,9 @@ class TestStoring:
         ]
         events = [{"TimeStamp": s, "Code": "IN_TRANSIT", "Description": s} for s in stamps]
 
-        assert post(client, batch(leg, package, events), carrier_key).status_code == 200
+        assert (
+            post_events(client, carrier_batch(leg, package, events), carrier_key).status_code == 200
+        )
 
         utc = dt.UTC
         assert list(
@@ -172,13 +194,16 @@ class TestStoring:
     def test_codes_are_normalised_and_unknown_codes_kept_without_changing_status(
         self, client, carrier_key, our_key, consignment, leg, package
     ):
-        body = batch(
+        body = carrier_batch(
             leg,
             package,
-            [event(1, "Out for-delivery", "On the van"), event(2, "parcel_weighed", "Weighed")],
+            [
+                tracking_event(1, "Out for-delivery", "On the van"),
+                tracking_event(2, "parcel_weighed", "Weighed"),
+            ],
         )
 
-        assert post(client, body, carrier_key).status_code == 200
+        assert post_events(client, body, carrier_key).status_code == 200
 
         assert list(
             TrackingEvent.objects.order_by("occurred_at").values_list("code", "status")
@@ -194,10 +219,10 @@ class TestStoring:
         assert shown["TrackedPackages"][0]["Legs"][0]["Events"][-1]["Code"] == "PARCEL_WEIGHED"
 
     def test_a_re_posted_batch_stores_nothing_new(self, client, carrier_key, leg, package, good):
-        assert post(client, good, carrier_key).status_code == 200
+        assert post_events(client, good, carrier_key).status_code == 200
         revision = Consignment.objects.get().revision
 
-        again = post(client, good, carrier_key)
+        again = post_events(client, good, carrier_key)
 
         assert again.status_code == 200
         assert again.content == b""
@@ -207,9 +232,15 @@ class TestStoring:
     def test_a_batch_overlapping_a_stored_one_adds_only_the_new_events(
         self, client, carrier_key, leg, package
     ):
-        post(client, batch(leg, package, [event(1), event(2)]), carrier_key)
+        post_events(
+            client, carrier_batch(leg, package, [tracking_event(1), tracking_event(2)]), carrier_key
+        )
 
-        response = post(client, batch(leg, package, [event(1), event(2), event(3)]), carrier_key)
+        response = post_events(
+            client,
+            carrier_batch(leg, package, [tracking_event(1), tracking_event(2), tracking_event(3)]),
+            carrier_key,
+        )
 
         assert response.status_code == 200
         assert stored() == [
@@ -220,15 +251,28 @@ class TestStoring:
         self, client, carrier_key, leg, package
     ):
         assert (
-            post(client, batch(leg, package, [event(1), event(1)]), carrier_key).status_code == 200
+            post_events(
+                client,
+                carrier_batch(leg, package, [tracking_event(1), tracking_event(1)]),
+                carrier_key,
+            ).status_code
+            == 200
         )
         assert TrackingEvent.objects.count() == 1
 
     def test_an_event_differing_only_in_description_is_a_new_event(
         self, client, carrier_key, leg, package
     ):
-        post(client, batch(leg, package, [event(1, description="Scanned")]), carrier_key)
-        post(client, batch(leg, package, [event(1, description="Scanned again")]), carrier_key)
+        post_events(
+            client,
+            carrier_batch(leg, package, [tracking_event(1, description="Scanned")]),
+            carrier_key,
+        )
+        post_events(
+            client,
+            carrier_batch(leg, package, [tracking_event(1, description="Scanned again")]),
+            carrier_key,
+        )
         assert stored() == [
             (leg.pk, package.pk, at(1), "IN_TRANSIT", description, "")
             for description in ("Scanned", "Scanned again")
@@ -245,8 +289,14 @@ class TestStoring:
                 {
                     "ConsignmentTrackingReference": "TRK00009823",
                     "PackageTrackingEvents": [
-                        {"PackageReference": package.reference, "TrackingEvents": [event(1)]},
-                        {"PackageReference": other_package.reference, "TrackingEvents": [event(2)]},
+                        {
+                            "PackageReference": package.reference,
+                            "TrackingEvents": [tracking_event(1)],
+                        },
+                        {
+                            "PackageReference": other_package.reference,
+                            "TrackingEvents": [tracking_event(2)],
+                        },
                     ],
                 },
                 {
@@ -254,14 +304,14 @@ class TestStoring:
                     "PackageTrackingEvents": [
                         {
                             "PackageReference": elsewhere.packages.get().reference,
-                            "TrackingEvents": [event(3, "DELIVERED")],
+                            "TrackingEvents": [tracking_event(3, "DELIVERED")],
                         }
                     ],
                 },
             ],
         }
 
-        assert post(client, body, carrier_key).status_code == 200
+        assert post_events(client, body, carrier_key).status_code == 200
 
         assert sorted(
             TrackingEvent.objects.values_list(
@@ -280,23 +330,25 @@ class TestStoring:
     def test_empty_lists_are_a_batch_of_nothing(self, client, carrier_key, leg, package):
         for body in [
             {"CarrierReference": "CARRIER_X", "ConsignmentTrackingEvents": []},
-            batch(leg, package, []),
+            carrier_batch(leg, package, []),
         ]:
-            assert post(client, body, carrier_key).status_code == 200
+            assert post_events(client, body, carrier_key).status_code == 200
         assert not TrackingEvent.objects.exists()
 
     def test_the_carrier_reference_is_matched_without_regard_to_case(
         self, client, carrier_key, leg, package
     ):
-        body = batch(leg, package, [event(1)], carrier_reference=" carrier_x ")
-        assert post(client, body, carrier_key).status_code == 200
+        body = carrier_batch(leg, package, [tracking_event(1)], carrier_reference=" carrier_x ")
+        assert post_events(client, body, carrier_key).status_code == 200
         assert stored() == [(leg.pk, package.pk, at(1), "IN_TRANSIT", "Scanned", "")]
 
     def test_text_in_any_script_is_stored_as_given(self, client, carrier_key, leg, package):
         text = "Zugestellt an Frau Müller 📦 <b>&amp;</b>"
-        body = batch(leg, package, [event(1, description=text, SignedBy="Müller", Location="Köln")])
+        body = carrier_batch(
+            leg, package, [tracking_event(1, description=text, SignedBy="Müller", Location="Köln")]
+        )
 
-        assert post(client, body, carrier_key).status_code == 200
+        assert post_events(client, body, carrier_key).status_code == 200
 
         stored = TrackingEvent.objects.get()
         assert (stored.description, stored.signed_by, stored.location) == (text, "Müller", "Köln")
@@ -304,11 +356,11 @@ class TestStoring:
     def test_package_references_are_matched_without_regard_to_case(
         self, client, carrier_key, leg, package
     ):
-        body = batch(leg, package, [event(1)])
+        body = carrier_batch(leg, package, [tracking_event(1)])
         body["ConsignmentTrackingEvents"][0]["PackageTrackingEvents"][0]["PackageReference"] = (
             package.reference.lower()
         )
-        assert post(client, body, carrier_key).status_code == 200
+        assert post_events(client, body, carrier_key).status_code == 200
         assert stored() == [(leg.pk, package.pk, at(1), "IN_TRANSIT", "Scanned", "")]
 
     def test_another_brands_leg_with_our_number_never_takes_our_events(
@@ -332,12 +384,14 @@ class TestStoring:
         their_leg_id = added.json()["consignmentTrackingId"]
         their_package = Package.objects.get(consignment_id=theirs["consignmentId"])
 
-        ours = post(client, batch(leg, package, [event(1, "IN_TRANSIT")]), carrier_key)
-        mixed = batch(leg, package, [event(2, "OUT_FOR_DELIVERY")])
-        mixed["ConsignmentTrackingEvents"][0]["PackageTrackingEvents"].append(
-            {"PackageReference": their_package.reference, "TrackingEvents": [event(3)]}
+        ours = post_events(
+            client, carrier_batch(leg, package, [tracking_event(1, "IN_TRANSIT")]), carrier_key
         )
-        both = post(client, mixed, carrier_key)
+        mixed = carrier_batch(leg, package, [tracking_event(2, "OUT_FOR_DELIVERY")])
+        mixed["ConsignmentTrackingEvents"][0]["PackageTrackingEvents"].append(
+            {"PackageReference": their_package.reference, "TrackingEvents": [tracking_event(3)]}
+        )
+        both = post_events(client, mixed, carrier_key)
 
         assert (ours.status_code, both.status_code) == (200, 200)
         stored = TrackingEvent.objects.order_by("occurred_at")
@@ -355,19 +409,19 @@ class TestStoring:
         newer = make_consignment(brand, packages=1)
         newest_leg = make_leg(newer, carrier=carrier, tracking_number=leg.tracking_number)
 
-        body = batch(newest_leg, newer.packages.get(), [event(1)])
+        body = carrier_batch(newest_leg, newer.packages.get(), [tracking_event(1)])
 
-        assert post(client, body, carrier_key).status_code == 200
+        assert post_events(client, body, carrier_key).status_code == 200
         assert TrackingEvent.objects.get().tracking_record_id == newest_leg.pk
 
     def test_unused_extra_fields_are_ignored(self, client, carrier_key, leg, package):
-        body = batch(leg, package, [event(1, Latitude=53.4, Location="Leeds")])
+        body = carrier_batch(leg, package, [tracking_event(1, Latitude=53.4, Location="Leeds")])
         body["Comment"] = "sent by the night run"
-        assert post(client, body, carrier_key).status_code == 200
+        assert post_events(client, body, carrier_key).status_code == 200
         assert stored() == [(leg.pk, package.pk, at(1), "IN_TRANSIT", "Scanned", "Leeds")]
 
     def test_the_sdk_path_is_the_same_endpoint(self, client, carrier_key, leg, package, good):
-        response = post(client, good, carrier_key, path="/tracking/carrierTrackingEvents")
+        response = post_events(client, good, carrier_key, path="/tracking/carrierTrackingEvents")
         assert response.status_code == 200
         assert stored() == [(leg.pk, package.pk, at(1), "COLLECTED_BY_CARRIER", "Collected", "")]
         leg.refresh_from_db()
@@ -490,17 +544,17 @@ class TestBadInput:
         code, bad_item, _ = code.partition("[0]")
         target = f"{where}.{name}{bad_item}".lstrip(".")
 
-        response = post(client, body, carrier_key)
+        response = post_events(client, body, carrier_key)
 
         assert_envelope(response, 400, "ValidationFailed")
-        assert details(response) == [(code, target)]
+        assert envelope_details(response) == [(code, target)]
         assert not TrackingEvent.objects.exists()
 
     @pytest.mark.parametrize("body", [[], "a string", 42, None, True])
     def test_a_body_that_is_not_an_object_is_refused(self, client, carrier_key, body):
-        response = post(client, json.dumps(body), carrier_key)
+        response = post_events(client, json.dumps(body), carrier_key)
         assert_envelope(response, 400, "ValidationFailed")
-        assert details(response) == [("InvalidType", "")]
+        assert envelope_details(response) == [("InvalidType", "")]
 
     @pytest.mark.parametrize(
         "raw",
@@ -515,12 +569,12 @@ class TestBadInput:
         ids=["truncated", "single-quotes", "nan", "not-utf8", "deep", "huge-number"],
     )
     def test_malformed_json_is_refused(self, client, carrier_key, raw):
-        response = post(client, raw, carrier_key)
+        response = post_events(client, raw, carrier_key)
         assert_envelope(response, 400, "MalformedJson")
         assert not TrackingEvent.objects.exists()
 
     def test_an_empty_body_is_refused(self, client, carrier_key):
-        assert_envelope(post(client, "", carrier_key), 400, "MalformedJson")
+        assert_envelope(post_events(client, "", carrier_key), 400, "MalformedJson")
 
     def test_other_content_types_are_unsupported(self, client, carrier_key, good):
         for content_type in ["application/xml", "text/plain", "application/x-www-form-urlencoded"]:
@@ -546,21 +600,25 @@ class TestBadInput:
     def test_one_bad_event_deep_in_a_big_batch_fails_it_all(
         self, client, carrier_key, leg, package, other_package
     ):
-        body = batch(leg, package, [event(i / 60, description=f"scan {i}") for i in range(150)])
+        body = carrier_batch(
+            leg, package, [tracking_event(i / 60, description=f"scan {i}") for i in range(150)]
+        )
         body["ConsignmentTrackingEvents"][0]["PackageTrackingEvents"].append(
             {
                 "PackageReference": other_package.reference,
-                "TrackingEvents": [event(i / 60, description=f"scan {i}") for i in range(150)],
+                "TrackingEvents": [
+                    tracking_event(i / 60, description=f"scan {i}") for i in range(150)
+                ],
             }
         )
         body["ConsignmentTrackingEvents"][0]["PackageTrackingEvents"][1]["TrackingEvents"][137][
             "TimeStamp"
         ] = "2026-03-09T25:00:00Z"
 
-        response = post(client, body, carrier_key)
+        response = post_events(client, body, carrier_key)
 
         assert_envelope(response, 400, "ValidationFailed")
-        assert details(response) == [
+        assert envelope_details(response) == [
             (
                 "InvalidTimestamp",
                 "ConsignmentTrackingEvents[0].PackageTrackingEvents[1].TrackingEvents[137].TimeStamp",
@@ -571,20 +629,24 @@ class TestBadInput:
         assert leg.status == Status.UNKNOWN
 
     def test_every_problem_is_reported_at_once(self, client, carrier_key, leg, package):
-        body = batch(
+        body = carrier_batch(
             leg,
             package,
-            [event(1), {"TimeStamp": "2026-03-09T08:00:00", "Code": 3}, {"Description": "x"}],
+            [
+                tracking_event(1),
+                {"TimeStamp": "2026-03-09T08:00:00", "Code": 3},
+                {"Description": "x"},
+            ],
         )
         body["ConsignmentTrackingEvents"].append(
             {"ConsignmentTrackingReference": "UNKNOWN1", "PackageTrackingEvents": []}
         )
 
-        response = post(client, body, carrier_key)
+        response = post_events(client, body, carrier_key)
 
         body = assert_envelope(response, 400, "ValidationFailed")
         events = "ConsignmentTrackingEvents[0].PackageTrackingEvents[0].TrackingEvents"
-        assert details(response) == [
+        assert envelope_details(response) == [
             ("MissingOffset", f"{events}[1].TimeStamp"),
             ("InvalidType", f"{events}[1].Code"),
             ("Required", f"{events}[1].Description"),
@@ -599,9 +661,9 @@ class TestBadInput:
         assert not TrackingEvent.objects.exists()
 
     def test_details_stop_at_the_first_hundred(self, client, carrier_key, leg, package):
-        body = batch(leg, package, [event(i / 60, code="NO!") for i in range(150)])
+        body = carrier_batch(leg, package, [tracking_event(i / 60, code="NO!") for i in range(150)])
 
-        response = post(client, body, carrier_key)
+        response = post_events(client, body, carrier_key)
 
         body = assert_envelope(response, 400, "ValidationFailed")
         assert len(body["Details"]) == 100
@@ -612,12 +674,14 @@ class TestBadInput:
     def test_more_than_five_thousand_events_is_too_large_a_batch(
         self, client, carrier_key, leg, package
     ):
-        body = batch(leg, package, [event(i / 600, description=str(i)) for i in range(5_001)])
+        body = carrier_batch(
+            leg, package, [tracking_event(i / 600, description=str(i)) for i in range(5_001)]
+        )
 
-        response = post(client, body, carrier_key)
+        response = post_events(client, body, carrier_key)
 
         assert_envelope(response, 400, "BatchTooLarge")
-        assert details(response) == [("BatchTooLarge", "ConsignmentTrackingEvents")]
+        assert envelope_details(response) == [("BatchTooLarge", "ConsignmentTrackingEvents")]
         assert not TrackingEvent.objects.exists()
 
     @pytest.mark.parametrize("level", ["ConsignmentTrackingEvents", "PackageTrackingEvents"])
@@ -625,7 +689,7 @@ class TestBadInput:
         self, client, carrier_key, leg, package, level
     ):
         # Items cost work even when they hold no events, so they are capped as events are.
-        body = batch(leg, package, [event(1)])
+        body = carrier_batch(leg, package, [tracking_event(1)])
         if level == "ConsignmentTrackingEvents":
             item = {
                 "ConsignmentTrackingReference": leg.tracking_number,
@@ -636,20 +700,20 @@ class TestBadInput:
             item = {"PackageReference": package.reference, "TrackingEvents": []}
             body["ConsignmentTrackingEvents"][0][level] += [item] * 5_000
 
-        response = post(client, body, carrier_key)
+        response = post_events(client, body, carrier_key)
 
         assert_envelope(response, 400, "BatchTooLarge")
-        assert details(response) == [("BatchTooLarge", "ConsignmentTrackingEvents")]
+        assert envelope_details(response) == [("BatchTooLarge", "ConsignmentTrackingEvents")]
         assert "5000 " + level in response.json()["Message"]
         assert not TrackingEvent.objects.exists()
 
     def test_five_thousand_items_are_not_too_many(self, client, carrier_key, leg, package):
         item = {"ConsignmentTrackingReference": leg.tracking_number, "PackageTrackingEvents": []}
-        body = batch(leg, package, [event(1)])
+        body = carrier_batch(leg, package, [tracking_event(1)])
         body["ConsignmentTrackingEvents"] += [item] * 4_998
         package_items = [{"PackageReference": package.reference, "TrackingEvents": []}] * 4_999
         body["ConsignmentTrackingEvents"].append({**item, "PackageTrackingEvents": package_items})
-        assert post(client, body, carrier_key).status_code == 200
+        assert post_events(client, body, carrier_key).status_code == 200
         assert TrackingEvent.objects.count() == 1
 
     def test_a_batch_over_django_s_form_limit_but_within_ours_is_stored(
@@ -658,16 +722,20 @@ class TestBadInput:
         # Django refuses request bodies over DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) with an HTML
         # page; a carrier's batch may be up to 10 MiB.
         long = "d" * 990
-        body = batch(leg, package, [event(i / 600, description=f"{i} {long}") for i in range(3000)])
+        body = carrier_batch(
+            leg, package, [tracking_event(i / 600, description=f"{i} {long}") for i in range(3000)]
+        )
         raw = json.dumps(body)
         assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE < len(raw) < 10 * 1024 * 1024
 
-        assert post(client, raw, carrier_key).status_code == 200
+        assert post_events(client, raw, carrier_key).status_code == 200
         assert TrackingEvent.objects.count() == 3000
 
     def test_five_thousand_events_is_not_too_many(self, client, carrier_key, leg, package):
-        body = batch(leg, package, [event(i / 600, description=str(i)) for i in range(5_000)])
-        assert post(client, body, carrier_key).status_code == 200
+        body = carrier_batch(
+            leg, package, [tracking_event(i / 600, description=str(i)) for i in range(5_000)]
+        )
+        assert post_events(client, body, carrier_key).status_code == 200
         assert TrackingEvent.objects.count() == 5_000
 
 
@@ -675,24 +743,26 @@ class TestWhoMayPost:
     def test_another_carriers_reference_is_a_carrier_mismatch(
         self, client, carrier_key, other_carrier, leg, package
     ):
-        body = batch(leg, package, [event(1)], carrier_reference=other_carrier.code)
+        body = carrier_batch(
+            leg, package, [tracking_event(1)], carrier_reference=other_carrier.code
+        )
 
-        response = post(client, body, carrier_key)
+        response = post_events(client, body, carrier_key)
 
         assert_envelope(response, 403, "CarrierMismatch")
-        assert details(response) == [("CarrierMismatch", "CarrierReference")]
+        assert envelope_details(response) == [("CarrierMismatch", "CarrierReference")]
         assert not TrackingEvent.objects.exists()
 
     def test_a_carrier_may_not_post_for_another_carriers_leg(
         self, client, consignment, other_carrier, other_carrier_key, leg, package
     ):
         make_leg(consignment, carrier=other_carrier, tracking_number="Y-LEG")
-        body = batch(leg, package, [event(1)], carrier_reference="CARRIER_Y")
+        body = carrier_batch(leg, package, [tracking_event(1)], carrier_reference="CARRIER_Y")
 
-        response = post(client, body, other_carrier_key)
+        response = post_events(client, body, other_carrier_key)
 
         assert_envelope(response, 400, "ValidationFailed")
-        assert details(response) == [
+        assert envelope_details(response) == [
             (
                 "UnknownTrackingReference",
                 "ConsignmentTrackingEvents[0].ConsignmentTrackingReference",
@@ -705,13 +775,15 @@ class TestWhoMayPost:
     ):
         stranger = make_consignment(BrandFactory(slug="stranger"), packages=1).packages.get()
 
-        response = post(client, batch(leg, stranger, [event(1)]), carrier_key)
+        response = post_events(
+            client, carrier_batch(leg, stranger, [tracking_event(1)]), carrier_key
+        )
 
         assert_envelope(response, 400, "ValidationFailed")
-        assert details(response) == [("PackageNotOnLeg", f"{PACKAGE}.PackageReference")]
-        unknown = post(
+        assert envelope_details(response) == [("PackageNotOnLeg", f"{PACKAGE}.PackageReference")]
+        unknown = post_events(
             client,
-            batch(leg, Package(reference="EP-ZZZ-ZZZ-ZZZ"), [event(1)]),
+            carrier_batch(leg, Package(reference="EP-ZZZ-ZZZ-ZZZ"), [tracking_event(1)]),
             carrier_key,
         )
         assert [
@@ -727,10 +799,14 @@ class TestWhoMayPost:
             consignment, carrier=carrier, tracking_number="ONLY2", packages=[other_package]
         )
 
-        refused = post(client, batch(courier, package, [event(1)]), carrier_key)
-        accepted = post(client, batch(courier, other_package, [event(1)]), carrier_key)
+        refused = post_events(
+            client, carrier_batch(courier, package, [tracking_event(1)]), carrier_key
+        )
+        accepted = post_events(
+            client, carrier_batch(courier, other_package, [tracking_event(1)]), carrier_key
+        )
 
-        assert details(refused) == [("PackageNotOnLeg", f"{PACKAGE}.PackageReference")]
+        assert envelope_details(refused) == [("PackageNotOnLeg", f"{PACKAGE}.PackageReference")]
         assert accepted.status_code == 200
         assert TrackingEvent.objects.get().package_id == other_package.pk
 
@@ -743,22 +819,24 @@ class TestWhoMayPost:
         # As if the package was taken off the leg between the check and the write.
         monkeypatch.setattr(access, "leg_carrying", lambda candidates, _package: candidates[0])
 
-        response = post(client, batch(courier, package, [event(1)]), carrier_key)
+        response = post_events(
+            client, carrier_batch(courier, package, [tracking_event(1)]), carrier_key
+        )
 
         assert_envelope(response, 400, "ValidationFailed")
-        assert details(response) == [("ValidationFailed", f"{PACKAGE}.PackageReference")]
+        assert envelope_details(response) == [("ValidationFailed", f"{PACKAGE}.PackageReference")]
         assert not TrackingEvent.objects.exists()
 
     def test_a_client_key_may_not_post(self, client, our_key, good):
-        body = assert_envelope(post(client, good, our_key), 403, "Forbidden")
+        body = assert_envelope(post_events(client, good, our_key), 403, "Forbidden")
         assert "carrier key" in body["Message"]
         assert not TrackingEvent.objects.exists()
 
     def test_no_key_is_unauthorized(self, client, good):
-        assert_envelope(post(client, good), 401, "Unauthorized")
+        assert_envelope(post_events(client, good), 401, "Unauthorized")
 
     def test_another_api_version_is_refused(self, client, carrier_key, good):
-        response = post(client, good, carrier_key, HTTP_ELECTIO_API_VERSION="2")
+        response = post_events(client, good, carrier_key, HTTP_ELECTIO_API_VERSION="2")
         assert_envelope(response, 400, "UnsupportedApiVersion")
         assert not TrackingEvent.objects.exists()
 
@@ -778,11 +856,13 @@ class TestStatementCounts:
     def test_a_batch_is_stored_with_a_fixed_number_of_statements(
         self, client, carrier_key, leg, package, django_assert_num_queries, events
     ):
-        body = batch(leg, package, [event(i / 60, description=f"scan {i}") for i in range(events)])
+        body = carrier_batch(
+            leg, package, [tracking_event(i / 60, description=f"scan {i}") for i in range(events)]
+        )
         warm(carrier_key)
 
         with django_assert_num_queries(self.FIXED + rate_limit_queries()):
-            response = post(client, body, carrier_key)
+            response = post_events(client, body, carrier_key)
 
         assert response.status_code == 200
         assert TrackingEvent.objects.count() == events
@@ -791,13 +871,15 @@ class TestStatementCounts:
     def test_a_re_posted_batch_writes_nothing_but_the_insert_it_skips(
         self, client, carrier_key, leg, package, django_assert_num_queries, events
     ):
-        body = batch(leg, package, [event(i / 60, description=f"scan {i}") for i in range(events)])
-        post(client, body, carrier_key)
+        body = carrier_batch(
+            leg, package, [tracking_event(i / 60, description=f"scan {i}") for i in range(events)]
+        )
+        post_events(client, body, carrier_key)
         warm(carrier_key)
 
         # As above without the three status updates: the INSERT stores nothing.
         with django_assert_num_queries(self.FIXED - 3 + rate_limit_queries()):
-            assert post(client, body, carrier_key).status_code == 200
+            assert post_events(client, body, carrier_key).status_code == 200
         assert TrackingEvent.objects.count() == events
 
 
@@ -809,11 +891,15 @@ class TestStatementCounts:
 def test_eight_connections_posting_the_same_batch_at_once_store_it_once(
     carrier_key, consignment, leg, package, other_package
 ):
-    body = batch(leg, package, [event(i / 60, description=f"scan {i}") for i in range(150)])
+    body = carrier_batch(
+        leg, package, [tracking_event(i / 60, description=f"scan {i}") for i in range(150)]
+    )
     body["ConsignmentTrackingEvents"][0]["PackageTrackingEvents"].append(
         {
             "PackageReference": other_package.reference,
-            "TrackingEvents": [event(i / 60, "DELIVERED", f"scan {i}") for i in range(150)],
+            "TrackingEvents": [
+                tracking_event(i / 60, "DELIVERED", f"scan {i}") for i in range(150)
+            ],
         }
     )
     raw = json.dumps(body)
@@ -847,7 +933,12 @@ def test_eight_connections_posting_the_same_batch_at_once_store_it_once(
 def test_the_batch_helper_and_the_events_it_stores_agree(client, carrier_key, leg, package):
     # The factories' add_events and a posted batch share one identity for the same event.
     add_events(leg, (1, "IN_TRANSIT", "Scanned"), package=package)
-    assert post(client, batch(leg, package, [event(1)]), carrier_key).status_code == 200
+    assert (
+        post_events(
+            client, carrier_batch(leg, package, [tracking_event(1)]), carrier_key
+        ).status_code
+        == 200
+    )
     assert TrackingEvent.objects.count() == 1
 
 
@@ -880,7 +971,10 @@ class TestBatchCost:
                 {
                     "ConsignmentTrackingReference": leg.tracking_number,
                     "PackageTrackingEvents": [
-                        {"PackageReference": package.reference, "TrackingEvents": [event(1)]}
+                        {
+                            "PackageReference": package.reference,
+                            "TrackingEvents": [tracking_event(1)],
+                        }
                         for package in packages
                     ],
                 }
@@ -895,7 +989,7 @@ class TestBatchCost:
             raw = json.dumps(body_of_size(size))
 
             def send(raw=raw):
-                assert post(client, raw, carrier_key).status_code == status
+                assert post_events(client, raw, carrier_key).status_code == status
 
             costs.append(count_operations(send))
         _warm_up, one, two, three = costs

@@ -1,39 +1,19 @@
-"""Shipments for the page tests, built through the services, and helpers to read pages."""
+"""Shipments for the page tests, built through the services. Helpers to read pages (text_of,
+form_token) and the shipment's NOW and POSTCODE live in tests/helpers.py."""
 
 import datetime as dt
-import re
-from html import unescape
 
 import pytest
 import time_machine
 
-from tests.factories import BrandFactory, CarrierFactory, at, make_consignment, make_leg
-from tracking import services
-from tracking.models import EventSource
-
-# A Tuesday morning in March: the demo events below happen on Monday 9 March 2026. Inside a
-# second, like tests.factories.at(): a clock frozen on whole seconds hides truncation bugs.
-NOW = dt.datetime(2026, 3, 10, 9, 30, 0, 654_321, tzinfo=dt.UTC)
-POSTCODE = "BS1 4DJ"
+from tests.factories import BrandFactory, CarrierFactory, make_consignment, make_leg
+from tests.helpers import NOW, POSTCODE, record_event
 
 
 @pytest.fixture
 def frozen():
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
-
-
-def event(leg, hours, code, description="", *, location="", signed_by="", package=None):
-    services.record_event(
-        leg=leg,
-        source=EventSource.SORTED,
-        code=code,
-        description=description,
-        location=location,
-        signed_by=signed_by,
-        occurred_at=at(hours),
-        package=package,
-    )
 
 
 @pytest.fixture
@@ -80,12 +60,16 @@ def shipment(page_brand, frozen):
         tracking_number="CH-77821",
         tracking_url="https://track.cityhop.example/CH-77821",
     )
-    event(linehaul, -20, "LABEL_PRINTED", "Shipping label created", location="Leeds")
-    event(linehaul, -10, "COLLECTED_BY_CARRIER", "Collected from the warehouse", location="Leeds")
-    event(linehaul, -2, "IN_TRANSIT", "Arrived at regional depot", location="Birmingham")
-    event(lastmile, 1, "IN_TRANSIT", "Received at delivery station", location="Bristol")
-    event(lastmile, 4, "OUT_FOR_DELIVERY", "Out for delivery with driver", location="Bristol")
-    event(
+    record_event(linehaul, -20, "LABEL_PRINTED", "Shipping label created", location="Leeds")
+    record_event(
+        linehaul, -10, "COLLECTED_BY_CARRIER", "Collected from the warehouse", location="Leeds"
+    )
+    record_event(linehaul, -2, "IN_TRANSIT", "Arrived at regional depot", location="Birmingham")
+    record_event(lastmile, 1, "IN_TRANSIT", "Received at delivery station", location="Bristol")
+    record_event(
+        lastmile, 4, "OUT_FOR_DELIVERY", "Out for delivery with driver", location="Bristol"
+    )
+    record_event(
         lastmile,
         6 + 5 / 60,
         "DELIVERED",
@@ -101,44 +85,3 @@ def shipment(page_brand, frozen):
 @pytest.fixture
 def page_url(shipment):
     return f"/track/{shipment.reference}/"
-
-
-def text_of(response) -> str:
-    """The page's visible text, roughly: tags dropped, entities decoded, spaces collapsed."""
-    html = response.content.decode()
-    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html))).strip()
-
-
-def form_token(response) -> str:
-    match = re.search(r'name="token" value="([^"]+)"', response.content.decode())
-    assert match, "the page has no form token"
-    return match.group(1)
-
-
-def build(brand, *, packages: int, legs: int, events: int, reference: str):
-    """A consignment of a given size, for pinning query counts."""
-    consignment = make_consignment(brand, packages=packages, reference=reference)
-    per_leg = events // legs
-    for n in range(legs):
-        leg = make_leg(
-            consignment,
-            carrier=CarrierFactory(),
-            tracking_number=f"T{reference[-3:]}{n}",
-            tracking_url="https://carrier.example/t",
-        )
-        services.record_events(
-            events=[
-                services.EventSpec(
-                    leg=leg,
-                    occurred_at=at(n * 100 + i * 0.5 - 200),
-                    code="IN_TRANSIT",
-                    description=f"Scan {n}.{i}",
-                    location="Depot",
-                )
-                for i in range(per_leg)
-            ],
-            source=EventSource.SORTED,
-        )
-    consignment.refresh_from_db()
-    return consignment

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from tests.factories import BrandFactory, make_consignment
-from tests.pages.conftest import NOW, POSTCODE, form_token, text_of
+from tests.helpers import NOW, POSTCODE, form_token, text_of
 from tracking import verification
 from tracking.models import Brand, validate_embed_origins
 

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from django.test import Client
 
-from tests.pages.conftest import POSTCODE, form_token, text_of
+from tests.helpers import POSTCODE, form_token, text_of
 from tracking import verification
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.pages.conftest import text_of
+from tests.helpers import text_of
 from tracking.status import STAGE_LABELS, STATUS_LABELS
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.pages.conftest import POSTCODE, event, form_token, text_of
+from tests.helpers import POSTCODE, form_token, record_event, text_of
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +68,7 @@ class TestThePoll:
 
     def test_a_new_event_changes_the_etag(self, client, shipment, page_url):
         first = client.get(page_url, headers=HTMX)
-        event(shipment.legs.first(), 0.25, "IN_TRANSIT", "Sorted at hub", location="Leeds")
+        record_event(shipment.legs.first(), 0.25, "IN_TRANSIT", "Sorted at hub", location="Leeds")
         again = client.get(page_url, headers={**HTMX, "If-None-Match": first["ETag"]})
         assert again.status_code == 200
         assert again["ETag"] != first["ETag"]
@@ -96,7 +96,7 @@ class TestThePoll:
 
     def test_delivered_stops_the_polling_with_286(self, client, shipment, page_url):
         second = shipment.packages.order_by("sequence").last()
-        event(shipment.legs.order_by("sequence").last(), 7, "DELIVERED", package=second)
+        record_event(shipment.legs.order_by("sequence").last(), 7, "DELIVERED", package=second)
         response = client.get(page_url, headers=HTMX)
         assert response.status_code == 286
         assert "2 of 2 packages delivered" in text_of(response)
@@ -107,14 +107,14 @@ class TestThePoll:
 
     def test_cancelled_stops_the_polling_too(self, client, shipment, page_url):
         for leg in shipment.legs.all():
-            event(leg, 8, "CANCELLED", "Cancelled by the sender")
+            record_event(leg, 8, "CANCELLED", "Cancelled by the sender")
         assert client.get(page_url, headers=HTMX).status_code == 286
 
     def test_a_poll_on_a_final_consignment_stops_even_when_unchanged(
         self, client, shipment, page_url
     ):
         second = shipment.packages.order_by("sequence").last()
-        event(shipment.legs.order_by("sequence").last(), 7, "DELIVERED", package=second)
+        record_event(shipment.legs.order_by("sequence").last(), 7, "DELIVERED", package=second)
         etag = client.get(page_url, headers=HTMX)["ETag"]
         assert client.get(page_url, headers={**HTMX, "If-None-Match": etag}).status_code == 286
 

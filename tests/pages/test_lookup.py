@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.pages.conftest import POSTCODE, form_token, text_of
+from tests.helpers import POSTCODE, form_token, text_of
 
 pytestmark = pytest.mark.django_db
 

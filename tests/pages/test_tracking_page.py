@@ -8,7 +8,7 @@ import time_machine
 from django.conf import settings
 
 from tests.factories import CarrierFactory, make_consignment, make_leg, rate_limit_queries
-from tests.pages.conftest import build, event, text_of
+from tests.helpers import POSTCODE, form_token, record_event, sized_consignment, text_of
 from tracking import services
 from tracking.models import EventSource
 
@@ -79,7 +79,7 @@ class TestContent:
     def test_the_expected_date_hides_once_delivered(self, client, shipment, page_url):
         second = shipment.packages.order_by("sequence").last()
         leg = shipment.legs.order_by("sequence").last()
-        event(leg, 7, "DELIVERED", "Delivered to a neighbour", package=second)
+        record_event(leg, 7, "DELIVERED", "Delivered to a neighbour", package=second)
         text = text_of(client.get(page_url))
         assert "Expected delivery" not in text
         assert "2 of 2 packages delivered" in text
@@ -149,7 +149,9 @@ class TestContent:
 
     def test_carrier_text_with_html_is_shown_as_text(self, client, shipment, page_url):
         leg = shipment.legs.first()
-        event(leg, 0.5, "IN_TRANSIT", '<script>alert("x")</script><b>bold</b>', location="<i>x</i>")
+        record_event(
+            leg, 0.5, "IN_TRANSIT", '<script>alert("x")</script><b>bold</b>', location="<i>x</i>"
+        )
         html = html_of(client.get(page_url))
         assert "<script>alert" not in html
         assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;" in html
@@ -158,9 +160,9 @@ class TestContent:
     def test_unknown_codes_show_their_description(self, client, page_brand, frozen):
         consignment = make_consignment(page_brand, reference="EC-PAG-000-002")
         leg = make_leg(consignment, carrier=CarrierFactory(code="SWIFT", name="Swift"))
-        event(leg, 0, "COLLECTED_BY_CARRIER", "Collected")
-        event(leg, 1, "SCANNED_AT_GATEWAY", "Scanned at gateway (carrier's own code)")
-        event(leg, 2, "ODD_CODE")
+        record_event(leg, 0, "COLLECTED_BY_CARRIER", "Collected")
+        record_event(leg, 1, "SCANNED_AT_GATEWAY", "Scanned at gateway (carrier's own code)")
+        record_event(leg, 2, "ODD_CODE")
         text = text_of(client.get("/track/EC-PAG-000-002/"))
         assert "Scanned at gateway (carrier's own code)" in text
         assert "Odd code" in text
@@ -169,8 +171,8 @@ class TestContent:
     def test_warnings_are_words_and_icons_not_colour_alone(self, client, page_brand, frozen):
         consignment = make_consignment(page_brand, reference="EC-PAG-000-003")
         leg = make_leg(consignment, carrier=CarrierFactory(code="SWIFT", name="Swift"))
-        event(leg, 0, "IN_TRANSIT", "At sorting centre")
-        event(leg, 1, "DAMAGED", "Parcel damaged in transit")
+        record_event(leg, 0, "IN_TRANSIT", "At sorting centre")
+        record_event(leg, 1, "DAMAGED", "Parcel damaged in transit")
         response = client.get("/track/EC-PAG-000-003/")
         html, text = html_of(response), text_of(response)
         assert re.search(r"<h1[^>]*>Problem with delivery</h1>", html)
@@ -185,14 +187,14 @@ class TestContent:
     def test_a_failed_attempt_and_a_cancellation_are_warnings(self, client, page_brand, frozen):
         attempted = make_consignment(page_brand, reference="EC-PAG-000-004")
         leg = make_leg(attempted, carrier=CarrierFactory(code="SWIFT", name="Swift"))
-        event(leg, 0, "OUT_FOR_DELIVERY")
-        event(leg, 1, "DELIVERY_FAILED_CARD_LEFT", "Nobody home, card left")
+        record_event(leg, 0, "OUT_FOR_DELIVERY")
+        record_event(leg, 1, "DELIVERY_FAILED_CARD_LEFT", "Nobody home, card left")
         text = text_of(client.get("/track/EC-PAG-000-004/"))
         assert "Delivery attempted" in text and "Nobody home, card left" in text
         cancelled = make_consignment(page_brand, reference="EC-PAG-000-005")
         leg = make_leg(cancelled, carrier=CarrierFactory(code="SWIFT", name="Swift"))
-        event(leg, 0, "LABEL_PRINTED")
-        event(leg, 1, "CANCELLED", "Cancelled by the sender")
+        record_event(leg, 0, "LABEL_PRINTED")
+        record_event(leg, 1, "CANCELLED", "Cancelled by the sender")
         text = text_of(client.get("/track/EC-PAG-000-005/"))
         assert "This shipment was cancelled" in text
 
@@ -236,7 +238,7 @@ class TestQueryCounts:
         self, client, page_brand, size, django_assert_num_queries
     ):
         packages, legs, events = size
-        consignment = build(
+        consignment = sized_consignment(
             page_brand, packages=packages, legs=legs, events=events, reference="EC-QRY-000-001"
         )
         with django_assert_num_queries(2 + rate_limit_queries()):
@@ -249,7 +251,7 @@ class TestQueryCounts:
         self, client, page_brand, size, django_assert_num_queries
     ):
         packages, legs, events = size
-        consignment = build(
+        consignment = sized_consignment(
             page_brand, packages=packages, legs=legs, events=events, reference="EC-QRY-000-002"
         )
         url = f"/track/{consignment.reference}/"
@@ -268,7 +270,7 @@ class TestQueryCounts:
 
         counts = []
         for n, (packages, legs, events) in enumerate(self.SIZES):
-            consignment = build(
+            consignment = sized_consignment(
                 page_brand,
                 packages=packages,
                 legs=legs,
@@ -285,8 +287,6 @@ class TestQueryCounts:
     def test_a_verified_viewer_adds_only_the_session(self, client, shipment, page_url):
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
-
-        from tests.pages.conftest import POSTCODE, form_token
 
         token = form_token(client.get(page_url))
         client.post(f"{page_url}verify/", {"postcode": POSTCODE, "token": token})

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import OperationalError
 from django.test import Client
 
-from tests.pages.conftest import POSTCODE, form_token
+from tests.helpers import POSTCODE, form_token
 
 pytestmark = pytest.mark.django_db
 

@@ -29,8 +29,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from config.wsgi import application
-from tests.conftest import IN_CI
 from tests.factories import add_events, make_consignment, make_leg
+from tests.helpers import IN_CI
 from tracking import services
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
