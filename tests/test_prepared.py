@@ -13,15 +13,24 @@ from tracking.prepared import Many, PreparedQuery
 
 pytestmark = pytest.mark.django_db
 
-PACKAGE_REFERENCES = PreparedQuery(
-    lambda consignment_id, references: (
+
+def packages_by_reference(consignment_id, references):
+    return (
         Package.objects.filter(consignment_id=consignment_id, reference__in=references)
         .order_by("sequence")
         .values_list("reference", "sequence")
-    ),
-    consignment_id=(Package._meta.get_field("consignment"), uuid.UUID(int=0x5E471E1)),
-    references=Many(Package._meta.get_field("reference"), lambda i: f"\x00{i}"),
-)
+    )
+
+
+def package_references(build=packages_by_reference) -> PreparedQuery:
+    return PreparedQuery(
+        build,
+        consignment_id=(Package._meta.get_field("consignment"), uuid.UUID(int=0x5E471E1)),
+        references=Many(Package._meta.get_field("reference"), lambda i: f"\x00{i}"),
+    )
+
+
+PACKAGE_REFERENCES = package_references()
 
 
 @pytest.fixture
@@ -72,10 +81,25 @@ def test_a_reused_query_is_one_statement_and_no_build(consignment, monkeypatch):
 
 
 def test_long_lists_are_compiled_per_call_and_not_kept(consignment):
-    wanted = references(consignment, prepared.MANY_CACHED + 1)
-    PACKAGE_REFERENCES.rows(consignment_id=consignment.pk, references=wanted)
-    shapes = PACKAGE_REFERENCES.local.compiled
-    assert all(length <= prepared.MANY_CACHED for *_using, (_name, length) in shapes)
+    builds = []
+
+    def build(**sentinels):
+        builds.append(sentinels)
+        return packages_by_reference(**sentinels)
+
+    query = package_references(build)
+
+    def run(count: int) -> int:
+        """Builds of the queryset that one call with `count` references costs."""
+        before = len(builds)
+        wanted = references(consignment, count)
+        rows = query.rows(consignment_id=consignment.pk, references=wanted)
+        assert [reference for reference, _ in rows] == wanted
+        return len(builds) - before
+
+    longest_kept, too_long = prepared.MANY_CACHED, prepared.MANY_CACHED + 1
+    assert [run(too_long), run(too_long), run(too_long)] == [1, 1, 1]
+    assert [run(longest_kept), run(longest_kept)] == [1, 0]
 
 
 def test_a_repeated_value_in_a_list_is_bound_like_any_other(consignment):

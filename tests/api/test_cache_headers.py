@@ -13,6 +13,7 @@ from django.db import OperationalError
 from django.test import Client
 
 from tests.factories import at
+from tracking import access
 from tracking.models import Consignment, TrackingRecord
 
 pytestmark = pytest.mark.django_db
@@ -60,8 +61,9 @@ def _database_down(send):
         return send()
 
 
-def _crash(target, send):
-    with mock.patch(target, side_effect=RuntimeError("a bug")):
+def _crash(door, send):
+    """What `send` gets back when the access door `door` raises: a bug, not a refusal."""
+    with mock.patch.object(access, door, side_effect=RuntimeError("a bug")):
         return send()
 
 
@@ -111,9 +113,7 @@ CASES = {
     "v1 429": (429, _v1_429),
     "v1 500": (
         500,
-        lambda w: _crash(
-            "tracking.access.consignments_for_key", lambda: w.v1("GET", "/v1/consignments")
-        ),
+        lambda w: _crash("consignments_for_key", lambda: w.v1("GET", "/v1/consignments")),
     ),
     "v1 503": (503, lambda w: _database_down(lambda: w.v1("GET", "/v1/consignments"))),
     # /tracking: the reads, the carriers' endpoint, and the site's handlers.
@@ -162,7 +162,7 @@ CASES = {
     "sorted 500": (
         500,
         lambda w: _crash(
-            "tracking.access.timeline_for_key",
+            "timeline_for_key",
             lambda: w.sorted("GET", f"/tracking/{w.consignment.reference}", key=w.our_key),
         ),
     ),

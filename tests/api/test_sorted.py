@@ -22,7 +22,7 @@ from tests.helpers import (
     envelope_details,
     warm,
 )
-from tracking import services
+from tracking import access, services
 from tracking.models import ApiKey, Consignment, EventSource
 from tracking.services import EventSpec
 
@@ -417,10 +417,10 @@ class TestErrors:
         assert_envelope(client.get(path, **our_key.subscription), 404, "NotFound")
 
     def test_a_server_error_is_answered_in_the_envelope(self, our_key, consignment, monkeypatch):
-        def broken(timeline):
+        def broken(key, **where):
             raise RuntimeError("a bug")
 
-        monkeypatch.setattr("tracking.api.sorted.consignment_json", broken)
+        monkeypatch.setattr(access, "timeline_for_key", broken)
         client = Client(raise_request_exception=False)
 
         response = client.get(READS[0], **our_key.subscription)

@@ -19,6 +19,7 @@ from django.db import OperationalError
 from django.test import Client
 
 from tests.helpers import POSTCODE, form_token
+from tracking import access
 
 pytestmark = pytest.mark.django_db
 
@@ -69,7 +70,7 @@ def pages(client, page_brand, shipment, page_url):
     page_brand.save()
     embed = f"/embed/{shipment.reference}/"
     keeping_errors = Client(raise_request_exception=False)
-    with mock.patch("tracking.views.presenters.tracking_page", side_effect=RuntimeError):
+    with mock.patch.object(access, "timeline_for_reference", side_effect=RuntimeError("a bug")):
         crashed = keeping_errors.get(page_url)
     with mock.patch("django.db.backends.utils.CursorWrapper.execute", side_effect=OperationalError):
         unavailable = keeping_errors.get(page_url)
