@@ -63,6 +63,10 @@ class Memo:
         self._thread.start()
 
     @property
+    def stopped(self) -> bool:
+        return self._stopping.is_set()
+
+    @property
     def trusted(self) -> bool:
         return self._connected and time.monotonic() - self._caught_up_to < STALE_AFTER
 
@@ -174,14 +178,14 @@ _starting = threading.Lock()
 def memo() -> Memo | None:
     """This process's memo, or None where changes cannot be heard (SQLite, PgBouncer in
     transaction mode, TIMELINE_MEMO off). Started on first use in each process, so a forked
-    gunicorn worker never inherits its parent's."""
+    gunicorn worker never inherits its parent's, and again after stop() (as tests do)."""
     global _memo
     if not settings.TIMELINE_MEMO:
         return None
     current = _memo
-    if current is None or current.pid != os.getpid():
+    if current is None or current.pid != os.getpid() or current.stopped:
         with _starting:
-            if _memo is None or _memo.pid != os.getpid():
+            if _memo is None or _memo.pid != os.getpid() or _memo.stopped:
                 _memo = Memo(_connect_default)
             current = _memo
     return current
