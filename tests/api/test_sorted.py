@@ -517,6 +517,14 @@ def conforms(schema, node, value) -> None:
             conforms(schema, node["items"], item)
 
 
+# What each read's documented answers promise in their headers.
+DOCUMENTED_HEADERS = {
+    "200": set(),
+    "404": {"X-Correlation-ID"},
+    "401": {"X-Correlation-ID", "WWW-Authenticate"},
+}
+
+
 class TestSchema:
     OPERATIONS = {
         ("/tracking/{consignmentReference}", "get"): "GetTrackingEvents",
@@ -574,5 +582,10 @@ class TestSchema:
                 assert str(response.status_code) == status
                 content = responses[status]["content"]["application/json"]["schema"]
                 conforms(schema, content, response.json())
-                for header, spec in responses[status].get("headers", {}).items():
-                    assert header in response or not spec.get("required")
+                headers = responses[status].get("headers", {})
+                assert set(headers) == DOCUMENTED_HEADERS[status], status
+                for header, spec in headers.items():
+                    assert spec["required"] is True, (status, header)
+                    assert response[header], (status, header)
+                if "X-Correlation-ID" in headers:
+                    assert response["X-Correlation-ID"] == response.json()["CorrelationId"]

@@ -1,8 +1,10 @@
 """The lookup form, the redirect to the page, unknown references and bad input."""
 
+import datetime as dt
+
 import pytest
 
-from tests.helpers import POSTCODE, form_token, text_of
+from tests.helpers import NOW, POSTCODE, form_token, text_of
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +17,9 @@ class TestLookup:
         assert 'name="reference"' in html
         assert 'autocomplete="postal-code"' in html
         assert '<label class="label" for="reference">' in html
-        assert text_of(response).count("Track your parcel") >= 1
+        assert "<title>Track your parcel</title>" in html
+        assert '<h1 id="lookup-heading">Track your parcel</h1>' in html
+        assert text_of(response).count("Track your parcel") == 2  # the title and the heading
 
     def test_a_reference_redirects_to_its_page_whatever_its_case_and_spaces(self, client, shipment):
         for typed in ("EC-PAG-000-001", " ec-pag-000-001 ", "ec pag 000 001", "ECPAG000001"):
@@ -169,12 +173,14 @@ class TestLookupRateLimit:
     def tight(self, settings):
         settings.RATE_LIMIT_LOOKUP = "3/m"
 
-    def test_a_client_over_the_limit_is_refused_politely(self, client, shipment):
+    def test_a_client_over_the_limit_is_refused_politely(self, client, shipment, frozen):
+        frozen.move_to(NOW + dt.timedelta(seconds=20))  # 09:30:20.654321, inside a minute
         for _ in range(3):
             assert client.get(f"/track/{shipment.reference}/").status_code == 200
         refused = client.get(f"/track/{shipment.reference}/")
         assert refused.status_code == 429
-        assert int(refused["Retry-After"]) > 0
+        # The minute's window ends at 09:31:00, 39.35 s later: rounded up to whole seconds.
+        assert refused["Retry-After"] == "40"
         assert "Too many requests" in refused.content.decode()
 
     def test_once_refused_a_client_learns_nothing_about_any_reference(self, client, shipment):

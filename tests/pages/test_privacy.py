@@ -94,7 +94,9 @@ class TestRateLimits:
             assert verify(client, page_url, "XX1 1XX").status_code == 400, attempt
         response = verify(client, page_url, POSTCODE)
         assert response.status_code == 429
-        assert int(response["Retry-After"]) > 0
+        # The clock is frozen at 09:30:00.654321 (tests.helpers.NOW): the hour's window ends at
+        # 10:00, 1,799.35 s later, rounded up to whole seconds.
+        assert response["Retry-After"] == "1800"
         assert "Too many attempts" in text_of(response)
         assert response["Cache-Control"] == "no-store"
         assert "Alex Morgan" not in client.get(page_url).content.decode()
@@ -147,4 +149,4 @@ class TestRateLimits:
         data = {"reference": shipment.reference, "postcode": POSTCODE, "token": token}
         response = client.post("/track/", data)
         assert response.status_code == 429
-        assert response["Retry-After"]
+        assert response["Retry-After"] == "1800"  # as above: NOW to the end of its hour

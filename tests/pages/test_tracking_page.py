@@ -24,7 +24,9 @@ class TestContent:
         response = client.get(page_url)
         assert response.status_code == 200
         html, text = html_of(response), text_of(response)
-        assert 'alt="Harbour &amp; Pine"' in html or "Harbour &amp; Pine" in html
+        # No logo set: the brand bar names the brand (the logo's box is tested below).
+        assert '<span class="brandbar__name">Harbour &amp; Pine</span>' in html
+        assert "brandbar__logo" not in html
         assert html.count("<h1") == 1
         assert re.search(r"<h1[^>]*>Out for delivery</h1>", html)
         assert "1 of 2 packages delivered" in text
