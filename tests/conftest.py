@@ -2,8 +2,8 @@
 
 Also the rule that keeps a skip from passing for a green run: a test marked `postgres` or
 `redis` is skipped where that service is not configured, and under CI=true a skipped browser
-test fails the run, as does a skipped PostgreSQL or Redis test when DATABASE_URL or REDIS_URL
-names one.
+or `vnu` (HTML validation) test fails the run, as does a skipped PostgreSQL or Redis test when
+DATABASE_URL or REDIS_URL names one.
 """
 
 import os
@@ -24,6 +24,12 @@ POSTGRES_NAMED = bool(_DATABASE_URL) and not _DATABASE_URL.startswith("sqlite")
 REDIS_NAMED = bool(os.environ.get("REDIS_URL", "").strip())
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "vnu: needs java and the Nu Html Checker (vnu.jar); a skip fails under CI=true"
+    )
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     if item.get_closest_marker("postgres") and not ON_POSTGRES:
@@ -36,6 +42,8 @@ def _service_ci_requires(item) -> str | None:
     """What CI must provide for this test, when a skip of it would hide a missing service."""
     if item.get_closest_marker("browser"):
         return "Chromium"
+    if item.get_closest_marker("vnu"):
+        return "java and the Nu Html Checker (`make test` installs vnu.jar)"
     if item.get_closest_marker("postgres") and POSTGRES_NAMED:
         return "PostgreSQL (DATABASE_URL names it)"
     if item.get_closest_marker("redis") and REDIS_NAMED:
