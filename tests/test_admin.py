@@ -16,14 +16,17 @@ from tracking.models import ApiKey, Consignment, TrackingEvent
 
 pytestmark = pytest.mark.django_db
 
-CHANGELISTS = [
-    "tracking_brand",
-    "tracking_carrier",
-    "tracking_consignment",
-    "tracking_trackingrecord",
-    "tracking_trackingevent",
-    "tracking_apikey",
-]
+# Queries each changelist costs, whatever the number of rows: the session and the user (2), the
+# choices of each brand or carrier filter (1 each), the filtered and total counts (2), the page
+# of rows with what it shows joined in (1), and a date hierarchy's range and days (2).
+CHANGELISTS = {
+    "tracking_brand": 5,
+    "tracking_carrier": 5,
+    "tracking_consignment": 9,  # brand and carrier filters, the date hierarchy
+    "tracking_trackingrecord": 7,  # carrier and brand filters
+    "tracking_trackingevent": 8,  # carrier filter, the date hierarchy
+    "tracking_apikey": 7,  # brand and carrier filters
+}
 
 
 def populate(brand, count: int):
@@ -41,15 +44,14 @@ def queries_for(client, url) -> int:
     return len(context.captured_queries)
 
 
-@pytest.mark.parametrize("changelist", CHANGELISTS)
+@pytest.mark.parametrize("changelist", list(CHANGELISTS))
 def test_changelists_run_a_fixed_number_of_queries(admin_client, brand, changelist):
     url = reverse(f"admin:{changelist}_changelist")
     populate(brand, 2)
     small = queries_for(admin_client, url)
     populate(brand, 20)
     large = queries_for(admin_client, url)
-    assert small == large
-    assert large <= 10
+    assert (small, large) == (CHANGELISTS[changelist], CHANGELISTS[changelist])
 
 
 def test_search_finds_consignments_by_every_reference(admin_client, consignment, leg):
@@ -213,7 +215,8 @@ def test_staff_edits_of_legs_rederive_statuses(admin_client, consignment, leg):
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.status, second.status) == (0, 5)
-    assert Consignment.objects.get(pk=consignment.pk).revision > revision
+    # One save, one re-derivation: the revision moves on by one, so the page's ETag changes.
+    assert Consignment.objects.get(pk=consignment.pk).revision == revision + 1
 
 
 def test_the_admin_needs_a_staff_login(client):
