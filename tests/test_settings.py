@@ -5,11 +5,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from config import settings as config
+from tests.factories import postgres_only
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -159,3 +161,74 @@ def test_pages_remember_heads_only_where_postgresql_can_announce_changes(env, re
         text=True,
     )
     assert result.stdout.strip() == remembered, result.stderr
+
+
+POSTGRES_CONNECTION = """
+import json, os
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+import django
+django.setup()
+from django.conf import settings
+from django.db import connection
+from tracking import changes
+params = connection.get_connection_params()
+found = {
+    "prepare_threshold": params["prepare_threshold"],
+    "cursor": params["cursor_factory"].__name__,
+    "memo": settings.TIMELINE_MEMO,
+}
+if not settings.TIMELINE_MEMO:  # asked only then: a memo would start listening at once
+    found["listener"] = changes.memo() is not None
+if os.environ.get("RUN_QUERIES"):
+    from tracking.models import Brand
+    for _ in range(5):  # past psycopg's prepare_threshold, were one set
+        Brand.objects.filter(slug="nobody").exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        found["prepared"] = cursor.fetchone()[0]
+print(json.dumps(found))
+"""
+
+
+def postgres_connection(database_url: str, **env) -> dict:
+    clean = {k: v for k, v in os.environ.items() if k not in {"PGBOUNCER", "TIMELINE_MEMO"}}
+    result = subprocess.run(
+        [sys.executable, "-c", POSTGRES_CONNECTION],
+        cwd=ROOT,
+        env={**clean, "SECRET_KEY": "k", "DATABASE_URL": database_url, **env},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_pgbouncer_turns_off_server_side_prepares_and_the_listener():
+    # Django's own default, prepare_threshold None, is what PgBouncer's transaction mode needs:
+    # a statement prepared on one server connection is unknown on the next one.
+    url = "postgres://u@localhost/db"
+    assert postgres_connection(url, PGBOUNCER="1") == {
+        "prepare_threshold": None,
+        "cursor": "Cursor",  # client-side binding
+        "memo": False,
+        "listener": False,
+    }
+    assert postgres_connection(url) == {
+        "prepare_threshold": 3,
+        "cursor": "ServerBindingCursor",
+        "memo": True,
+    }
+
+
+@postgres_only
+def test_behind_pgbouncer_nothing_is_prepared_on_the_server(db):
+    from django.db import connection
+
+    database = connection.settings_dict  # the test database, made by pytest-django
+    login = quote(database["USER"]) + (
+        f":{quote(database['PASSWORD'])}" if database["PASSWORD"] else ""
+    )
+    url = f"postgres://{login}@{database['HOST']}:{database['PORT'] or 5432}/{database['NAME']}"
+    assert postgres_connection(url, PGBOUNCER="1", RUN_QUERIES="1")["prepared"] == 0
+    # The same queries without PGBOUNCER are prepared: the count above can see them.
+    assert postgres_connection(url, RUN_QUERIES="1")["prepared"] >= 1
