@@ -1,6 +1,7 @@
 """The back office: changelists in a fixed number of queries, events added through the service."""
 
 import datetime as dt
+import re
 
 import pytest
 import time_machine
@@ -9,8 +10,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import formats, timezone
 
-from tests.factories import CarrierFactory, add_events, make_consignment, make_leg
+from tests.factories import CarrierFactory, add_events, at, make_consignment, make_leg
 from tracking import services
 from tracking.models import ApiKey, Consignment, TrackingEvent
 
@@ -402,3 +404,52 @@ def test_revoking_from_a_filtered_list_logs_each_key(admin_client, brand):
     assert not ApiKey.objects.filter(active=True).exists()
     history = LogEntry.objects.filter(action_flag=CHANGE, change_message="Revoked.")
     assert sorted(entry.object_id for entry in history) == sorted(str(key.pk) for key in keys)
+
+
+def last_used_column(admin_client) -> dict[str, str]:
+    """Each key's name and its "Last used" cell, as the key list shows them."""
+    html = admin_client.get(reverse("admin:tracking_apikey_changelist")).content.decode()
+    assert ">Last used</a>" in html
+    row = (
+        r'<th class="field-name"><a [^>]*>([^<]*)</a></th>'
+        r'.*?<td class="field-last_used[^"]*">([^<]*)</td>'
+    )
+    return dict(re.findall(row, html))
+
+
+def shown(moment: dt.datetime) -> str:
+    return formats.localize(timezone.template_localtime(moment))
+
+
+def test_the_key_list_shows_when_each_key_last_authenticated(
+    admin_client, client, our_key, their_key, consignment
+):
+    assert last_used_column(admin_client) == {"Harbour shop": "-", "Elsewhere shop": "-"}
+
+    with time_machine.travel(at(1), tick=False):
+        response = client.get(f"/v1/consignments/{consignment.pk}", **our_key.bearer)
+    assert response.status_code == 200
+    assert ApiKey.objects.get(pk=our_key.key.pk).last_used == at(1)
+    assert last_used_column(admin_client) == {"Harbour shop": shown(at(1)), "Elsewhere shop": "-"}
+
+    # Written at most once a minute, so that reads stay free of writes. A key refused the
+    # consignment (another brand's: 404) has still authenticated, so it was used.
+    with time_machine.travel(at(1) + dt.timedelta(seconds=59), tick=False):
+        again = client.get(f"/tracking/{consignment.reference}", **our_key.subscription)
+    assert again.status_code == 200
+    assert ApiKey.objects.get(pk=our_key.key.pk).last_used == at(1)
+    with time_machine.travel(at(2), tick=False):
+        theirs = client.get(f"/tracking/{consignment.reference}", **their_key.subscription)
+        ours = client.get(f"/tracking/{consignment.reference}", **our_key.subscription)
+    assert (theirs.status_code, ours.status_code) == (404, 200)
+    assert last_used_column(admin_client) == {
+        "Harbour shop": shown(at(2)),
+        "Elsewhere shop": shown(at(2)),
+    }
+
+
+def test_last_used_is_stamped_on_the_real_clock(client, our_key, consignment):
+    before = timezone.now()
+    assert client.get(f"/v1/consignments/{consignment.pk}", **our_key.bearer).status_code == 200
+    after = timezone.now()
+    assert before <= ApiKey.objects.get(pk=our_key.key.pk).last_used <= after
