@@ -9,8 +9,16 @@ import threading
 import psycopg
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from tests.factories import BrandFactory, add_events, make_consignment, make_leg, postgres_only
+from tests.factories import (
+    BrandFactory,
+    add_events,
+    make_consignment,
+    make_leg,
+    postgres_only,
+    rate_limit_queries,
+)
 from tracking import changes
 from tracking.models import Brand, Consignment
 from tracking.timeline import Timeline
@@ -194,3 +202,64 @@ class TestThePage:
         response = client.get(url, headers={**HTMX, "If-None-Match": etag})
         assert response.status_code == 200
         assert "Sorted at hub" in response.content.decode()
+
+    def test_an_unchanged_page_costs_only_its_lookup_count(
+        self, memo, client, shipment, django_assert_num_queries
+    ):
+        url = f"/track/{shipment.reference}/"
+        assert memo.caught_up()
+        first = client.get(url)
+        with django_assert_num_queries(rate_limit_queries()):
+            again = client.get(url)
+        assert again.status_code == 200
+        assert again.content == first.content  # the body rendered once for this version
+
+
+class TestTheApis:
+    """The APIs read the database, never the memo: a client reads its own write back at once,
+    from whichever worker answers, even where that worker's memo still holds the old head."""
+
+    def test_a_write_through_v1_is_read_back_at_once_through_both_apis(
+        self, memo, client, our_key, shipment, django_assert_num_queries
+    ):
+        leg = shipment.legs.get()
+        reads = {
+            "v1": (f"/v1/consignments/{shipment.pk}/tracking/{leg.pk}", our_key.bearer),
+            "sorted": (f"/tracking/{shipment.reference}", our_key.subscription),
+        }
+        remember(memo, shipment.reference, django_assert_num_queries)
+        # The memo holds this head, unchanged and caught up, yet each API read loads it.
+        for path, key in reads.values():
+            assert reads_the_head(client, path, key)
+
+        written = client.post(
+            f"/v1/consignments/{shipment.pk}/tracking/{leg.pk}/event",
+            {
+                "status": 4,
+                "details": "Out with the driver",
+                "eventDateTime": "2026-03-09T18:00:00Z",
+            },
+            content_type="application/json",
+            **our_key.bearer,
+        )
+        assert written.status_code == 200, written.content
+
+        # At once, with no wait for the change to be heard.
+        record = client.get(reads["v1"][0], **reads["v1"][1]).json()
+        assert record["status"] == 4
+        assert "Out with the driver" in [event["details"] for event in record["trackingEvents"]]
+        tracked = client.get(reads["sorted"][0], **reads["sorted"][1]).json()
+        descriptions = [
+            event["Description"]
+            for package in tracked["TrackedPackages"]
+            for leg_ in package["Legs"]
+            for event in leg_["Events"]
+        ]
+        assert descriptions.count("Out with the driver") == 2  # a leg-wide event, both packages
+
+
+def reads_the_head(client, path: str, key: dict) -> bool:
+    """Whether a GET answered 200 having read the consignment's row from the database."""
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(path, **key).status_code == 200
+    return any('FROM "tracking_consignment"' in query["sql"] for query in queries)
