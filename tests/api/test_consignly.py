@@ -845,7 +845,8 @@ class TestReferencesHeldElsewhere:
         for refused in (over, free, other_key):
             [message] = assert_v1_error(refused, 429, "Too Many Requests")
             assert "retry in" in message
-            assert 1 <= int(refused["Retry-After"]) <= 3600
+            # At 08:15:00.123456 the hour's window ends at 09:00, 2,699.88 s later: rounded up.
+            assert refused["Retry-After"] == "2700"
         assert over.content == free.content == other_key.content
         assert not Consignment.objects.filter(reference="EC-FRE-E00-001").exists()
         # Generating a reference looks nothing up; another brand has its own allowance.
@@ -971,13 +972,15 @@ class TestAccess:
 
     def test_a_key_over_its_rate_limit_is_told_when_to_retry(self, api, our_key, settings):
         settings.RATE_LIMIT_API = "2/m"
-        for _ in range(2):
-            assert api.get("/v1/consignments", **our_key.bearer).status_code == 200
+        # 08:00:20.123456: the minute's window ends at 08:01, 39.88 s later.
+        with time_machine.travel(at(0) + dt.timedelta(seconds=20), tick=False):
+            for _ in range(2):
+                assert api.get("/v1/consignments", **our_key.bearer).status_code == 200
 
-        response = api.get("/v1/consignments", **our_key.bearer)
+            response = api.get("/v1/consignments", **our_key.bearer)
 
         assert_v1_error(response, 429, "Too Many Requests")
-        assert 1 <= int(response["Retry-After"]) <= 60
+        assert response["Retry-After"] == "40"  # rounded up to whole seconds
 
     def test_a_created_record_is_named_after_the_key(self, api, our_key, consignment):
         ApiKey.objects.filter(pk=our_key.key.pk).update(name="Warehouse WMS")
