@@ -12,6 +12,7 @@ import uuid
 
 from django.db.models import QuerySet
 
+from tracking.fields import covers
 from tracking.models import (
     CONSIGNMENT_REFERENCE,
     ApiKey,
@@ -174,8 +175,11 @@ def leg_carrying(candidates: list[TrackingRecord], package: Package | None):
     if package is None:
         return None
     for leg in candidates:
-        if package.consignment_id == leg.consignment_id and (
-            not leg.listed_package_ids or package.pk in leg.listed_package_ids
+        if covers(
+            leg_consignment_id=leg.consignment_id,
+            listed_package_ids=leg.listed_package_ids,
+            package_consignment_id=package.consignment_id,
+            package_id=package.pk,
         ):
             return leg
     return None

@@ -23,6 +23,7 @@ from django.utils.text import capfirst
 
 from tracking import services
 from tracking import status as rules
+from tracking.fields import check_event_time, covers
 from tracking.models import (
     ApiKey,
     Brand,
@@ -407,13 +408,21 @@ class EventAddForm(forms.ModelForm):
             except ValueError as error:
                 self.add_error("code", f"Code {error}.")
         leg, package = data.get("tracking_record"), data.get("package")
-        if leg and package and package.consignment_id != leg.consignment_id:
-            self.add_error("package", "Choose a package of this leg's consignment.")
+        if (
+            leg
+            and package
+            and not covers(
+                leg_consignment_id=leg.consignment_id,
+                listed_package_ids={p.pk for p in leg.packages.all()},
+                package_consignment_id=package.consignment_id,
+                package_id=package.pk,
+            )
+        ):
+            self.add_error("package", "Choose a package this leg carries.")
         if data.get("occurred_at"):
-            try:
-                services.check_occurred_at("occurred_at", data["occurred_at"], timezone.now())
-            except ValidationError as error:
-                self.add_error("occurred_at", error.message_dict["occurred_at"])
+            problem = check_event_time(data["occurred_at"], timezone.now())
+            if problem is not None:
+                self.add_error("occurred_at", services.rule_message(problem))
         return data
 
 

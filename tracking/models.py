@@ -21,27 +21,25 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tracking import status as rules
-
-# -- Validation shared by models, services and both APIs -----------------------------------
-
-REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U to misread
-CONSIGNMENT_REFERENCE = re.compile(r"^EC-[0-9A-Z]{3}-[0-9A-Z]{3}-[0-9A-Z]{3}\Z")
-PACKAGE_REFERENCE = re.compile(r"^EP-[0-9A-Z]{3}-[0-9A-Z]{3}-[0-9A-Z]{3}\Z")
-CARRIER_CODE = re.compile(r"^[A-Z0-9]+(_[A-Z0-9]+)*\Z")
-HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}\Z")
-# scheme://host[:port], where host may start with '*.' to allow every subdomain of a domain.
-EMBED_ORIGIN = re.compile(
-    r"^https?://(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
-    r"(:\d{1,5})?\Z"
+from tracking.fields import (
+    CARRIER_CODE,
+    CONSIGNMENT_REFERENCE,
+    COUNTRY_CODE,
+    EMBED_ORIGIN,
+    HEX_COLOUR,
+    HTTP_URL,
+    NAME_MAX,
+    PACKAGE_REFERENCE,
+    REFERENCE_ALPHABET,
+    REFERENCE_MAX,
+    TEXT_MAX,
+    URL_MAX,
 )
+
+# -- Validation shared by models, services and both APIs: the rules are tracking.fields' --------
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-
-NAME_MAX = 200  # carrier name, service name, location, signed-by
-REFERENCE_MAX = 100  # tracking number and customer references
-URL_MAX = 2000
-TEXT_MAX = 1000  # event details / descriptions, package descriptions
 
 
 def new_reference(prefix: str) -> str:
@@ -59,7 +57,7 @@ def new_package_reference() -> str:
 
 
 def validate_http_url(value: str) -> None:
-    if value and not re.fullmatch(r"https?://[^\s/$.?#][^\s]*", value, re.IGNORECASE):
+    if value and not HTTP_URL.fullmatch(value):
         raise ValidationError("must be an http:// or https:// URL", code="invalid_url")
 
 
@@ -243,7 +241,7 @@ class Consignment(models.Model):
     destination_country = models.CharField(
         max_length=2,
         blank=True,
-        validators=[RegexValidator(r"^[A-Z]{2}\Z", "must be a two-letter ISO country code")],
+        validators=[RegexValidator(COUNTRY_CODE.pattern, "must be a two-letter ISO country code")],
     )
     destination_town = models.CharField(max_length=NAME_MAX, blank=True)
     destination_address = models.CharField(

@@ -21,6 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from tracking import fields
 from tracking import status as rules
 from tracking.models import (
     CONSIGNMENT_REFERENCE,
@@ -28,7 +29,6 @@ from tracking.models import (
     PACKAGE_REFERENCE,
     REFERENCE_MAX,
     TEXT_MAX,
-    URL_MAX,
     ApiKey,
     ApiKeyRole,
     Brand,
@@ -38,49 +38,55 @@ from tracking.models import (
     TrackingEvent,
     TrackingRecord,
     new_reference,
-    validate_http_url,
 )
 from tracking.prepared import Many, PreparedQuery
 
-# Events may be stamped a little ahead of our clock (carrier clocks drift), never days ahead:
-# a far-future event would pin a status for good, since older events never move it back.
-FUTURE_TOLERANCE = dt.timedelta(hours=24)
-EARLIEST_EVENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+EARLIEST_EVENT, FUTURE_TOLERANCE = fields.EARLIEST_EVENT, fields.FUTURE_TOLERANCE
 REFERENCE_ATTEMPTS = 8
 
 
-# -- Field checks shared with the APIs -------------------------------------------------------
+# -- Field checks: the rules are tracking.fields'; these word them for ValidationError -----------
+
+
+def _refuse(field_name: str, problem: fields.Problem | None) -> None:
+    if problem is not None:
+        raise ValidationError({field_name: rule_message(problem)})
+
+
+def rule_message(problem: fields.Problem) -> str:
+    """A fields.Problem as services words it: "<field> <this>" reads as a sentence."""
+    match problem.code:
+        case fields.TOO_LONG:
+            return f"must be at most {problem.limit} characters"
+        case fields.NOT_INTEGER:
+            return "must be an integer"
+        case fields.OUT_OF_RANGE:
+            return "must be between {} and {}".format(*problem.limit)
+        case fields.NOT_URL:
+            return "must be an http:// or https:// URL"
+        case fields.NO_OFFSET:
+            return "must include a UTC offset"
+        case fields.TOO_EARLY:
+            return f"must not be before the year {problem.limit.year}"
+        case fields.TOO_LATE:
+            return f"must not be more than {fields.FUTURE_HOURS} hours in the future"
+    raise AssertionError(f"no wording for {problem}")
 
 
 def check_length(field_name: str, value: str, limit: int) -> None:
-    if len(value) > limit:
-        raise ValidationError({field_name: f"must be at most {limit} characters"})
+    _refuse(field_name, fields.check_length(value, limit))
 
 
 def check_status(field_name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError({field_name: "must be an integer"})
-    if not rules.STATUS_MIN <= value <= rules.STATUS_MAX:
-        raise ValidationError(
-            {field_name: f"must be between {rules.STATUS_MIN} and {rules.STATUS_MAX}"}
-        )
+    _refuse(field_name, fields.check_status(value, rules.STATUS_MIN, rules.STATUS_MAX))
 
 
 def check_url(field_name: str, value: str) -> None:
-    check_length(field_name, value, URL_MAX)
-    try:
-        validate_http_url(value)
-    except ValidationError as error:
-        raise ValidationError({field_name: error.messages[0]}) from None
+    _refuse(field_name, fields.check_url(value))
 
 
 def check_occurred_at(field_name: str, value: dt.datetime, now: dt.datetime) -> None:
-    if timezone.is_naive(value):
-        raise ValidationError({field_name: "must include a UTC offset"})
-    if value < EARLIEST_EVENT:
-        raise ValidationError({field_name: "must not be before the year 2000"})
-    if value > now + FUTURE_TOLERANCE:
-        raise ValidationError({field_name: "must not be more than 24 hours in the future"})
+    _refuse(field_name, fields.check_event_time(value, now))
 
 
 def check_code(field_name: str, value: str) -> str:
@@ -476,7 +482,6 @@ def _store(
     packages = defaultdict(list)
     for row in _PACKAGES_TO_DERIVE.rows(consignment_ids=consignment_ids):
         packages[row[1]].append(_Derived(*row))
-    package_ids = {cid: {p.id for p in rows} for cid, rows in packages.items()}
 
     renamed = carrier_name is not None and _rename_carrier(specs[0].leg.pk, carrier_name, now)
 
@@ -486,7 +491,12 @@ def _store(
         if leg is None:
             raise ValidationError({f"{spec.field_prefix}leg": "no longer exists"})
         package_id = spec.package.pk if spec.package else None
-        if package_id and not _covers(leg, coverage, package_ids, package_id):
+        if package_id and not fields.covers(
+            leg_consignment_id=leg.consignment_id,
+            listed_package_ids=coverage.get(leg.id),
+            package_consignment_id=spec.package.consignment_id,
+            package_id=package_id,
+        ):
             raise ValidationError(
                 {f"{spec.field_prefix}package": f"{spec.package.reference} is not on this leg"}
             )
@@ -677,12 +687,6 @@ def _rename_carrier(leg_id, carrier_name: str, now: dt.datetime) -> bool:
     return True
 
 
-def _covers(leg: _Derived, coverage, package_ids, package_id) -> bool:
-    if coverage.get(leg.id):
-        return package_id in coverage[leg.id]
-    return package_id in package_ids[leg.consignment_id]
-
-
 def _derive(new_rows, legs, packages, coverage, revisions, now) -> None:
     """Move each affected leg's and package's status forward where a new event is newer."""
     by_leg = defaultdict(list)
@@ -834,7 +838,17 @@ def rederive(consignment: Consignment) -> None:
         leg.status = best.status if best else 0
         leg.status_occurred_at = best.occurred_at if best else None
         leg.status_received_at = best.received_at if best else None
-        covered = {p.pk for p in leg.packages.all()} or {p.pk for p in packages}
+        listed = {p.pk for p in leg.packages.all()}
+        covered = [
+            p.pk
+            for p in packages
+            if fields.covers(
+                leg_consignment_id=leg.consignment_id,
+                listed_package_ids=listed,
+                package_consignment_id=p.consignment_id,
+                package_id=p.pk,
+            )
+        ]
         for event in events:
             for package_id in [event.package_id] if event.package_id else covered:
                 keys_by_package[package_id].append(event.status_key)

@@ -22,6 +22,7 @@ from django.db.models import QuerySet
 
 from tracking import changes
 from tracking import status as rules
+from tracking.fields import covers
 from tracking.models import Brand, Consignment, TrackingRecord
 from tracking.prepared import PreparedQuery
 
@@ -107,9 +108,6 @@ class LegRow:
     @property
     def service_name(self) -> str:
         return self.carrier_service_name or self.carrier_name
-
-    def covers(self, package_id: uuid.UUID) -> bool:
-        return not self.package_ids or package_id in self.package_ids
 
     def events_for(self, package_id: uuid.UUID) -> list[EventRow]:
         """The events that apply to one package: its own and the leg-wide ones, oldest first."""
@@ -200,13 +198,20 @@ class Timeline:
 
     @cached_property
     def by_package(self) -> list[PackageTimeline]:
+        # Every leg and package here is of this one consignment.
+        consignment_id = self.consignment.pk
         return [
             PackageTimeline(
                 package=package,
                 legs=[
                     PackageLeg(leg=leg, events=leg.events_for(package.id))
                     for leg in self.legs
-                    if leg.covers(package.id)
+                    if covers(
+                        leg_consignment_id=consignment_id,
+                        listed_package_ids=leg.package_ids,
+                        package_consignment_id=consignment_id,
+                        package_id=package.id,
+                    )
                 ],
             )
             for package in self.packages

@@ -1,0 +1,154 @@
+"""Value rules, each defined once: lengths, shapes, URLs, the event-time window, and which
+packages a leg carries.
+
+Pure Python, no ORM. A check returns None when the value passes, or a Problem naming the rule
+broken (`code`) and its limit; it never words a message. The models, services, both APIs and
+the admin call these and each words the problem in its own voice and envelope, so a limit
+changed here changes everywhere at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+
+# -- Limits --------------------------------------------------------------------------------------
+
+NAME_MAX = 200  # carrier name, service name, location, signed-by
+REFERENCE_MAX = 100  # tracking number and customer references
+URL_MAX = 2000
+TEXT_MAX = 1000  # event details / descriptions, package descriptions
+POSTCODE_MAX = 20
+EMAIL_MAX = 254  # RFC 5321's path limit
+
+# Events may be stamped a little ahead of our clock (carrier clocks drift), never days ahead:
+# a far-future event would pin a status for good, since older events never move it back.
+FUTURE_HOURS = 24
+FUTURE_TOLERANCE = dt.timedelta(hours=FUTURE_HOURS)
+EARLIEST_EVENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+# -- Shapes --------------------------------------------------------------------------------------
+
+REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U to misread
+CONSIGNMENT_REFERENCE = re.compile(r"^EC-[0-9A-Z]{3}-[0-9A-Z]{3}-[0-9A-Z]{3}\Z")
+PACKAGE_REFERENCE = re.compile(r"^EP-[0-9A-Z]{3}-[0-9A-Z]{3}-[0-9A-Z]{3}\Z")
+REFERENCES = {"EC": CONSIGNMENT_REFERENCE, "EP": PACKAGE_REFERENCE}
+CARRIER_CODE = re.compile(r"^[A-Z0-9]+(_[A-Z0-9]+)*\Z")
+HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}\Z")
+COUNTRY_CODE = re.compile(r"^[A-Z]{2}\Z")
+HTTP_URL = re.compile(r"https?://[^\s/$.?#][^\s]*", re.IGNORECASE)  # fullmatch
+# scheme://host[:port], where host may start with '*.' to allow every subdomain of a domain.
+EMBED_ORIGIN = re.compile(
+    r"^https?://(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
+    r"(:\d{1,5})?\Z"
+)
+UNPAIRED_SURROGATE = re.compile("[\ud800-\udfff]")
+
+# -- Problems --------------------------------------------------------------------------------------
+
+TOO_LONG = "too_long"  # limit: the most characters
+NUL = "nul"  # PostgreSQL text cannot hold NUL
+SURROGATE = "surrogate"  # an unpaired surrogate cannot be encoded as UTF-8
+NOT_URL = "not_url"
+BAD_SHAPE = "bad_shape"  # limit: the pattern's name, e.g. "EP" for EP-XXX-XXX-XXX
+NO_OFFSET = "no_offset"
+TOO_EARLY = "too_early"  # limit: the earliest instant
+TOO_LATE = "too_late"  # limit: the tolerance ahead of now
+NOT_INTEGER = "not_integer"
+OUT_OF_RANGE = "out_of_range"  # limit: (lowest, highest)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """The rule a value breaks, and the limit that rule sets (when it has one)."""
+
+    code: str
+    limit: object = None
+
+
+def check_length(value: str, limit: int) -> Problem | None:
+    return Problem(TOO_LONG, limit) if len(value) > limit else None
+
+
+def check_text(value: str, limit: int) -> Problem | None:
+    """Text a database can store (no NUL, valid Unicode) and at most `limit` characters, as
+    sent (before any trimming)."""
+    if len(value) > limit:
+        return Problem(TOO_LONG, limit)
+    if "\x00" in value:
+        return Problem(NUL)
+    if not value.isascii() and UNPAIRED_SURROGATE.search(value):
+        return Problem(SURROGATE)
+    return None
+
+
+def check_url(value: str) -> Problem | None:
+    """Empty, or an http:// or https:// URL of at most URL_MAX characters."""
+    if len(value) > URL_MAX:
+        return Problem(TOO_LONG, URL_MAX)
+    if value and not HTTP_URL.fullmatch(value):
+        return Problem(NOT_URL)
+    return None
+
+
+def check_reference(value: str, prefix: str) -> Problem | None:
+    """A canonical EC-/EP- reference (upper case, no spaces: see canonical_reference)."""
+    return None if REFERENCES[prefix].match(value) else Problem(BAD_SHAPE, prefix)
+
+
+def canonical_reference(value: str) -> str:
+    """A reference as a person may have typed it, in the form it is stored in."""
+    return value.strip().upper()
+
+
+def check_country(value: str) -> Problem | None:
+    """A two-letter ISO 3166 code, in canonical (upper) case."""
+    return None if COUNTRY_CODE.match(value) else Problem(BAD_SHAPE, "country")
+
+
+def check_status(value: object, lowest: int, highest: int) -> Problem | None:
+    """A JSON integer (not a bool, not "3") within [lowest, highest]."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return Problem(NOT_INTEGER)
+    if not lowest <= value <= highest:
+        return Problem(OUT_OF_RANGE, (lowest, highest))
+    return None
+
+
+def check_event_time(value: dt.datetime, now: dt.datetime) -> Problem | None:
+    """When an event may have happened: a moment with an offset, not before 2000, at most
+    FUTURE_HOURS ahead of `now`."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        return Problem(NO_OFFSET)
+    if value < EARLIEST_EVENT:
+        return Problem(TOO_EARLY, EARLIEST_EVENT)
+    if value > now + FUTURE_TOLERANCE:
+        return Problem(TOO_LATE, FUTURE_TOLERANCE)
+    return None
+
+
+def event_window_text() -> str:
+    """The window as the schema documents it."""
+    return f"not before {EARLIEST_EVENT.year} and at most {FUTURE_HOURS} hours ahead"
+
+
+# -- Which packages a leg carries ----------------------------------------------------------------
+
+
+def covers(
+    *,
+    leg_consignment_id: object,
+    listed_package_ids: Collection | None,
+    package_consignment_id: object,
+    package_id: object,
+) -> bool:
+    """Whether a leg carries a package: only a package of the leg's own consignment, and then
+    the packages the leg lists, or every one when it lists none.
+
+    The consignment is part of the rule because a tracking number alone never proves which
+    brand is meant: another brand's package on a leg with the same number is never carried."""
+    if package_consignment_id != leg_consignment_id:
+        return False
+    return not listed_package_ids or package_id in listed_package_ids
