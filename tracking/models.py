@@ -559,3 +559,6 @@ class RateCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.count}"
+    # Moves on with every change to the row, whoever writes it: a trigger (migration 0007) sets
+    # it, so the pages' ETags and cached bodies follow every brand edit without naming fields.
+    revision = models.PositiveBigIntegerField(default=0, editable=False)
