@@ -157,6 +157,9 @@ class Brand(models.Model):
     time_zone = models.CharField(
         max_length=64, default="Europe/London", validators=[validate_time_zone]
     )
+    # Moves on with every change to the row, whoever writes it: a trigger (migration 0007) sets
+    # it, so the pages' ETags and cached bodies follow every brand edit without naming fields.
+    revision = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -559,6 +562,3 @@ class RateCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.count}"
-    # Moves on with every change to the row, whoever writes it: a trigger (migration 0007) sets
-    # it, so the pages' ETags and cached bodies follow every brand edit without naming fields.
-    revision = models.PositiveBigIntegerField(default=0, editable=False)
