@@ -101,14 +101,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "tracking.api.caching.PrivateApiAnswersMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "tracking.middleware.PermissionsPolicyMiddleware",
+    "tracking.pages.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Below WhiteNoise, so static files keep the .br/.gz made at collectstatic time; pages
     # are gzipped with Django's BREACH padding (tests/pages/test_compression.py).
-    "tracking.middleware.PageGZipMiddleware",
+    "tracking.pages.middleware.PageGZipMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "tracking.middleware.LanguageMiddleware",
+    "tracking.pages.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -130,7 +130,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "tracking.presenters.icon_sprite",
+                "tracking.pages.icons.icon_sprite",
             ],
         },
     },
@@ -255,7 +255,7 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-# Permissions-Policy, sent by tracking.middleware: nothing here uses a powerful browser
+# Permissions-Policy, sent by tracking.pages.middleware: nothing here uses a powerful browser
 # feature, so none is allowed, to us or to anything we might frame. The OWASP Secure Headers
 # Project's list, plus browsing-topics (interest-cohort's successor) and less web-share, which
 # Chromium reports on every page as an unrecognised feature.
@@ -296,8 +296,8 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 # Django's own CSRF check guards the back office; a refusal gets a friendly page. (The public
-# forms use a signed token and an Origin check instead: see tracking/verification.py.)
-CSRF_FAILURE_VIEW = "tracking.views.csrf_failure"
+# forms use a signed token and an Origin check instead: see tracking/pages/verification.py.)
+CSRF_FAILURE_VIEW = "tracking.pages.views.csrf_failure"
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],

@@ -17,5 +17,5 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("tracking/favicon.ico"))),
 ]
 
-handler404 = "tracking.errors.not_found"
-handler500 = "tracking.errors.server_error"
+handler404 = "tracking.pages.errors.not_found"
+handler500 = "tracking.pages.errors.server_error"

@@ -168,9 +168,11 @@ class Timeline:
         return f"{self.consignment.pk.hex}.{self.consignment.revision}"
 
     def cached(self, name: str, build: Callable[[], bytes]) -> bytes:
-        """Something derived from this consignment alone (an API's body, say), built once per
-        version and kept in this process's memory. Every write bumps the version, so what is
-        kept is never stale; on a hit the legs are never loaded."""
+        """The one rendered-body cache: something derived from this consignment (an API's body,
+        a page's), built once per version and `name` and kept in this process's memory. Every
+        write bumps the version, so what is kept is never stale; on a hit the legs are never
+        loaded. `name` must say whatever else the value depends on (the pages' names are their
+        representation's digest: tracking.pages.caching)."""
         bodies = caches["bodies"]
         key = f"timeline:{self.version}:{name}"
         value = bodies.get(key)

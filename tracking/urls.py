@@ -1,8 +1,8 @@
-"""Routes of the pages."""
+"""Routes of the customer pages (tracking.pages)."""
 
 from django.urls import path, re_path
 
-from tracking import health, views
+from tracking.pages import health, views
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),

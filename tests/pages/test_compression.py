@@ -81,6 +81,6 @@ class TestEverythingElse:
         # Below WhiteNoise, GZipMiddleware never sees a static file: WhiteNoise answers those
         # with the .gz or .br it made at collectstatic time, and images as they are.
         order = settings.MIDDLEWARE
-        assert order.index("tracking.middleware.PageGZipMiddleware") > order.index(
+        assert order.index("tracking.pages.middleware.PageGZipMiddleware") > order.index(
             "whitenoise.middleware.WhiteNoiseMiddleware"
         )

@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from tests.factories import BrandFactory, make_consignment
 from tests.helpers import NOW, POSTCODE, form_token, text_of
-from tracking import verification
 from tracking.models import Brand, validate_embed_origins
+from tracking.pages import verification
 
 pytestmark = pytest.mark.django_db
 

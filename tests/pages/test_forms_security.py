@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from tests.helpers import POSTCODE, form_token, text_of
-from tracking import verification
+from tracking.pages import verification
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,9 @@ cookie-based check and carry their own protection instead:
 
 Wrong postcodes are rate-limited per client address and per consignment, shared across
 workers (tracking.ratelimit). Both limits are checked before comparing, so once a limit is
-reached even the right postcode is refused until the window ends.
+reached even the right postcode is refused until the window ends. The views hand in what is
+needed (the session, the client's address, the Origin and the token): nothing here reads or
+writes a request.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ from dataclasses import dataclass
 from enum import Enum
 
 from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
 from django.core import signing
 from django.http import HttpRequest
 
 from tracking import ratelimit
 from tracking.models import Consignment
 
+# The salts keep their old module path: tokens issued before the move stay valid.
 FORM_TOKEN_SALT = "tracking.verification.form-token"
 FORM_TOKEN_MAX_AGE = 2 * 60 * 60  # seconds a form may stay open before it must be reloaded
 # Tokens are stamped with the start of their hour, so a page's token is the same all hour and
@@ -102,12 +106,12 @@ def origin_allowed(origin: str | None, allowed: Iterable[str]) -> bool:
     return origin.strip().rstrip("/").lower() in wanted
 
 
-def form_accepted(request: HttpRequest, binding: str, allowed: Iterable[str] = ()) -> bool:
-    """A POST of one of our forms, posted from one of our pages, within its token's lifetime."""
-    origins = set(allowed) or allowed_origins(request)
-    return origin_allowed(request.headers.get("Origin"), origins) and token_valid(
-        request.POST.get("token"), binding
-    )
+def form_accepted(
+    *, origin: str | None, token: object, binding: str, allowed: Iterable[str]
+) -> bool:
+    """A POST of one of our forms (its token), posted from one of our pages (its Origin
+    header), within its token's lifetime."""
+    return origin_allowed(origin, allowed) and token_valid(token, binding)
 
 
 # -- Postcode verification ------------------------------------------------------------------
@@ -127,37 +131,33 @@ class Verification:
 
 
 def check_postcode(
-    request: HttpRequest,
+    session: SessionBase | None,
+    client: str,
     consignment: Consignment,
     postcode: str,
-    *,
-    remember_in_session: bool = True,
 ) -> Verification:
-    """Compare a typed postcode with the consignment's, within both rate limits. A right one
-    is remembered in the session, unless the caller carries it otherwise (the embed page)."""
+    """Compare a typed postcode with the consignment's, within both rate limits (`client` is
+    the visitor's address). A right one is remembered in `session`; the embed page, which
+    carries its proof in a token instead, passes None."""
     postcode = (postcode or "").strip()
     if not postcode:
         return Verification(Outcome.BLANK)
     rate = settings.RATE_LIMIT_POSTCODE
-    idents = [
-        (CLIENT_SCOPE, ratelimit.client_address(request)),
-        (CONSIGNMENT_SCOPE, str(consignment.pk)),
-    ]
+    idents = [(CLIENT_SCOPE, client), (CONSIGNMENT_SCOPE, str(consignment.pk))]
     blocked = [d for d in (ratelimit.peek(s, i, rate) for s, i in idents) if not d.allowed]
     if blocked:
         return Verification(Outcome.LIMITED, retry_after=max(d.retry_after for d in blocked))
     if len(postcode) <= POSTCODE_MAX and consignment.postcode_matches(postcode):
-        if remember_in_session:
-            remember(request, consignment)
+        if session is not None:
+            remember(session, consignment)
         return Verification(Outcome.VERIFIED)
     for scope, ident in idents:
         ratelimit.hit(scope, ident, rate)
     return Verification(Outcome.WRONG)
 
 
-def remember(request: HttpRequest, consignment: Consignment) -> None:
+def remember(session: SessionBase, consignment: Consignment) -> None:
     """Mark the consignment as verified for this browser session (this sets the cookie)."""
-    session = request.session
     fresh = not session.session_key
     ids = [i for i in session.get(SESSION_KEY, []) if i != str(consignment.pk)]
     session[SESSION_KEY] = [*ids, str(consignment.pk)][-SESSION_LIMIT:]
@@ -167,9 +167,9 @@ def remember(request: HttpRequest, consignment: Consignment) -> None:
         session.cycle_key()  # new rights, new session key
 
 
-def is_verified(request: HttpRequest, consignment: Consignment) -> bool:
+def is_verified(session: SessionBase, consignment: Consignment) -> bool:
     """Without a session cookie this reads nothing from the database."""
-    return str(consignment.pk) in request.session.get(SESSION_KEY, ())
+    return str(consignment.pk) in session.get(SESSION_KEY, ())
 
 
 # -- Verification inside a brand's iframe -------------------------------------------------------

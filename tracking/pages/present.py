@@ -1,36 +1,31 @@
-"""What the tracking page shows, prepared from a Timeline before any template runs.
+"""What the customer pages show, prepared before any template runs.
 
 Labels in the active language, local times in the brand's time zone, the stepper, which
-details the viewer may see, links and the page's ETag: templates only loop and print. No
-queries here; the data comes from a Timeline loaded through tracking.access (the head, then
-the legs with their events on first use).
+details the viewer may see: templates only loop and print. No queries and no URL routing
+here: the data comes from a Timeline loaded through tracking.access (the head, then the legs
+with their events on first use), and the addresses from the `Links` the view hands in.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.urls import reverse
 from django.utils import formats
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from tracking import status as rules
-from tracking import theme
 from tracking.models import Brand
+from tracking.pages.icons import ICONS, status_icon
 from tracking.status import Stage, Status
 from tracking.timeline import EventRow, LegRow, PackageTimeline, Timeline
 
-# Part of every ETag: bump it when the page's markup changes, so no cached copy outlives a
-# release.
-PAGE_REVISION = "7"
 POLL_SECONDS = 30  # tests shorten it with the TRACKING_POLL_SECONDS setting
 
 # htmx reads this from <meta name="htmx-config">. The CSP allows no inline style and no eval,
@@ -59,92 +54,6 @@ HTMX_CONFIG = json.dumps(
 def poll_seconds() -> int:
     return int(getattr(settings, "TRACKING_POLL_SECONDS", POLL_SECONDS))
 
-
-# -- Icons ----------------------------------------------------------------------------------
-
-# Inline SVG (shapes after Feather Icons, MIT): decorative, so hidden from assistive
-# technology; the text next to each icon says the same thing.
-_PATHS = {
-    "label": '<path d="M20.6 13.4 13.4 20.6a2 2 0 0 1-2.8 0L2 12V2h10l8.6 8.6a2 2 0 0 1 0 2.8z"/>'
-    '<path d="M7 7h.01"/>',
-    "box": '<path d="M21 16V8a2 2 0 0 0-1-1.7l-7-4a2 2 0 0 0-2 0l-7 4A2 2 0 0 0 3 8v8a2 2 0 0 0 1 '
-    '1.7l7 4a2 2 0 0 0 2 0l7-4a2 2 0 0 0 1-1.7z"/><path d="M3.3 7 12 12l8.7-5"/>'
-    '<path d="M12 22V12"/>',
-    "truck": '<path d="M1 3h15v13H1z"/><path d="M16 8h4l3 3v5h-7z"/>'
-    '<circle cx="5.5" cy="18.5" r="2.5"/><circle cx="18.5" cy="18.5" r="2.5"/>',
-    "pin": '<path d="M21 10c0 7-9 13-9 13s-9-6-9-13a9 9 0 0 1 18 0z"/>'
-    '<circle cx="12" cy="10" r="3"/>',
-    "store": '<path d="M3 9l1.5-5h15L21 9"/><path d="M4 9v11h16V9"/><path d="M9 20v-6h6v6"/>'
-    '<path d="M3 9h18"/>',
-    "check": '<circle cx="12" cy="12" r="10"/><path d="m7.5 12.5 3 3 6-6.5"/>',
-    "tick": '<path d="M20 6 9 17l-5-5"/>',
-    "dot": '<circle cx="12" cy="12" r="4.5" fill="currentColor" stroke="none"/>',
-    "alert": '<path d="M10.3 3.9 1.8 18a2 2 0 0 0 1.7 3h17a2 2 0 0 0 1.7-3L13.7 3.9a2 2 0 0 0'
-    '-3.4 0z"/>'
-    '<path d="M12 9v4"/><path d="M12 17h.01"/>',
-    "attempt": '<circle cx="12" cy="12" r="10"/><path d="M12 7v5"/><path d="M12 16h.01"/>',
-    "cancel": '<circle cx="12" cy="12" r="10"/><path d="m15 9-6 6"/><path d="m9 9 6 6"/>',
-    "info": '<circle cx="12" cy="12" r="10"/><path d="M12 16v-4"/><path d="M12 8h.01"/>',
-    "external": '<path d="M18 13v6a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V8a2 2 0 0 1 2-2h6"/>'
-    '<path d="M15 3h6v6"/><path d="M10 14 21 3"/>',
-    "calendar": '<rect x="3" y="4" width="18" height="18" rx="2"/>'
-    '<path d="M16 2v4M8 2v4M3 10h18"/>',
-    "lock": '<rect x="3" y="11" width="18" height="11" rx="2"/>'
-    '<path d="M7 11V7a5 5 0 0 1 10 0v4"/>',
-    "shield": '<path d="M12 22s8-4 8-10V5l-8-3-8 3v7c0 6 8 10 8 10z"/><path d="m9 12 2 2 4-4"/>',
-    "arrow": '<path d="M5 12h14"/><path d="m13 6 6 6-6 6"/>',
-    "refresh": '<path d="M23 4v6h-6"/><path d="M20.5 15a9 9 0 1 1-2.1-9.4L23 10"/>',
-    "search": '<circle cx="11" cy="11" r="8"/><path d="m21 21-4.3-4.3"/>',
-    "pen": '<path d="M12 20h9"/><path d="M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4z"/>',
-    "mail": '<rect x="2" y="4" width="20" height="16" rx="2"/><path d="m22 6-10 7L2 6"/>',
-}
-
-
-# Each shape is written once per page, in SPRITE (base.html and embed.html put it first in the
-# body), and each icon refers to it: a page with thirty events used to carry 136 copies, 40 KB.
-# The stroke width stays on each icon, so CSS can still change it there.
-SPRITE = mark_safe(  # noqa: S308 - constant markup from _PATHS, no user data
-    '<svg class="icon-sprite" width="0" height="0" aria-hidden="true" focusable="false">'
-    + "".join(
-        f'<symbol id="icon-{name}" viewBox="0 0 24 24" fill="none" stroke="currentColor" '
-        f'stroke-linecap="round" stroke-linejoin="round">{paths}</symbol>'
-        for name, paths in _PATHS.items()
-    )
-    + "</svg>"
-)
-
-
-def icon(name: str) -> SafeString:
-    if name not in _PATHS:
-        raise KeyError(name)
-    return mark_safe(  # noqa: S308 - constant markup, no user data
-        '<svg class="icon" width="20" height="20" stroke-width="2" aria-hidden="true" '
-        f'focusable="false"><use href="#icon-{name}"/></svg>'
-    )
-
-
-ICONS = {name: icon(name) for name in _PATHS}
-
-
-def icon_sprite(request) -> dict:
-    """Context processor: the icons' shapes, for the page that shows them."""
-    return {"icon_sprite": SPRITE}
-
-
-STATUS_ICON = {
-    Status.UNKNOWN: "info",
-    Status.PRINTED: "label",
-    Status.MANIFESTED: "label",
-    Status.AWAITING_COLLECTION: "label",
-    Status.DISPATCHED: "box",
-    Status.IN_TRANSIT: "truck",
-    Status.OUT_FOR_DELIVERY: "pin",
-    Status.PICKUP_IN_STORE: "store",
-    Status.ATTEMPTED_DELIVERY: "attempt",
-    Status.EXCEPTION: "alert",
-    Status.CANCELLED: "cancel",
-    Status.DELIVERED: "check",
-}
 
 # The tone picks a colour; the icon and the words carry the meaning on their own.
 STATUS_TONE = {
@@ -329,6 +238,19 @@ class TrackingPage:
 # -- Building it ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Links:
+    """The paths a page links to, reversed by the view: present never routes. Query
+    parameters (the language, the embed's parent and access) are added here."""
+
+    home: str  # the lookup form
+    lookup: str = ""  # where the lookup form posts
+    page: str = ""  # this consignment's page on this surface: the site's, or the embed's
+    verify: str = ""  # where its postcode form posts
+    site_page: str = ""  # the site's page of the consignment (the embed's "full page" link)
+    theme: str = ""  # the brand's colour stylesheet
+
+
 def with_query(url: str, **params: str | None) -> str:
     """`url` with the given query parameters, leaving out empty ones."""
     present = {name: value for name, value in params.items() if value}
@@ -362,68 +284,14 @@ class EmbedView:
     allowed_origins: str = ""
 
 
-def theme_url(brand: Brand | None) -> str:
-    if brand is None:
-        return ""
-    return reverse(
-        "theme",
-        kwargs={
-            "version": theme.THEME_VERSION,
-            "colours": theme.slug(brand.primary_colour, brand.accent_colour),
-        },
-    )
-
-
-def brand_view(brand: Brand) -> BrandView:
+def brand_view(brand: Brand, theme_url: str) -> BrandView:
     return BrandView(
         name=brand.name,
         logo_url=brand.logo_url,
-        theme_url=theme_url(brand),
+        theme_url=theme_url,
         support_email=brand.support_email,
         support_url=brand.support_url,
     )
-
-
-def page_etag(
-    timeline: Timeline,
-    *,
-    language: str,
-    verified: bool,
-    partial: bool,
-    window: int,
-    today: dt.date,
-    surface: str = "page",
-    lang_in_url: bool = False,
-) -> str:
-    """The validator of one representation of the page: it changes with every stored event
-    (timeline.version), the language and whether the URL chose it (links keep ?lang=), the
-    privacy tier, page or live fragment, the hour of the form token, the brand's local day (the
-    expected date hides once past), the brand (its embed origins too), and the surface (the
-    site, or an embed for one parent origin). The anonymous page is cached under it, so it
-    must say everything the body depends on."""
-    brand = timeline.brand
-    parts = [
-        PAGE_REVISION,
-        surface,
-        "lang-in-url" if lang_in_url else "lang-negotiated",
-        timeline.version,
-        language,
-        "verified" if verified else "anonymous",
-        "live" if partial else "page",
-        str(window),
-        today.isoformat(),
-        str(poll_seconds()),
-        brand.name,
-        brand.logo_url,
-        brand.primary_colour,
-        brand.accent_colour,
-        brand.support_email,
-        brand.support_url,
-        brand.time_zone,
-        brand.embed_origins,
-    ]
-    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
-    return f'W/"{digest}"'
 
 
 def _event_view(event: EventRow, clock: LocalClock, *, verified: bool, latest: bool) -> EventView:
@@ -448,7 +316,7 @@ def _event_view(event: EventRow, clock: LocalClock, *, verified: bool, latest: b
         text=text,
         status_note=note,
         tone=tone(status),
-        icon=ICONS[STATUS_ICON[status]],
+        icon=status_icon(status),
         when=clock(event.occurred_at),
         iso=event.occurred_at.isoformat(timespec="seconds"),
         location=event.location.strip(),
@@ -497,7 +365,7 @@ def _package_view(pt: PackageTimeline, number: int, total: int, clock, *, verifi
         position=_("Package %(number)d of %(total)d") % {"number": number, "total": total},
         status_label=_status_headline(status, bool(pairs)),
         tone=tone(status),
-        icon=ICONS[STATUS_ICON[status]],
+        icon=status_icon(status),
         handover=[carrier_name(pl.leg) for pl in legs] if len(legs) > 1 else [],
         legs=[
             _leg_view(pl.leg, pl.events, n, len(legs), clock, verified=verified, newest=newest)
@@ -538,7 +406,7 @@ def _steps(progress: rules.Progress) -> list[StepView]:
         elif step["state"] == "done":
             note = _("completed")
         if current and progress.warning is not None:
-            mark = ICONS[STATUS_ICON[progress.warning]]
+            mark = status_icon(progress.warning)
         elif step["state"] == "done" or (current and progress.stage == Stage.DELIVERED):
             mark = ICONS["tick"]
         elif current:
@@ -572,6 +440,7 @@ def _newest(timeline: Timeline, status: Status | None = None) -> EventRow | None
 def tracking_page(
     timeline: Timeline,
     *,
+    links: Links,
     verified: bool,
     language: str,
     lang_in_url: bool,
@@ -592,8 +461,7 @@ def tracking_page(
     progress = timeline.progress
     packages = timeline.by_package
     embedded = embed_parent is not None
-    kwargs = {"reference": consignment.reference}
-    path = reverse("embed" if embedded else "consignment", kwargs=kwargs)
+    path = links.page
     url_language = language if lang_in_url else None
     keep = {"parent": embed_parent, "access": embed_access} if embedded else {}
     latest = _newest(timeline)
@@ -608,7 +476,7 @@ def tracking_page(
             detail=cause.description.strip() if cause else "",
             advice=_warning_advice(progress.warning, brand.name),
             tone=tone(progress.warning),
-            icon=ICONS[STATUS_ICON[progress.warning]],
+            icon=status_icon(progress.warning),
         )
 
     # The brand's estimate no longer holds once delivered, cancelled or in trouble, nor once
@@ -655,7 +523,7 @@ def tracking_page(
     else:
         verify = VerifyForm(
             action=with_query(
-                reverse("embed-verify" if embedded else "verify", kwargs=kwargs),
+                links.verify,
                 lang=url_language,
                 parent=embed_parent,
             ),
@@ -677,11 +545,11 @@ def tracking_page(
     return TrackingPage(
         reference=consignment.reference,
         title=f"{headline} · {consignment.reference} · {brand.name}",
-        brand=brand_view(brand),
+        brand=brand_view(brand, links.theme),
         languages=language_links(path, language, **keep),
         headline=headline,
         headline_tone=tone(status) if latest is not None else "neutral",
-        headline_icon=ICONS[STATUS_ICON[status]],
+        headline_icon=status_icon(status),
         count_text=timeline.summary.text if len(packages) > 1 else "",
         warning=warning,
         expected=long_date(expected) if show_expected else "",
@@ -701,7 +569,7 @@ def tracking_page(
         recipient=recipient,
         verify=verify,
         page_url=with_query(path, lang=url_language, **keep),
-        home_url=with_language(reverse("home"), url_language),
+        home_url=with_language(links.home, url_language),
         poll=not final,
         poll_url=with_query(path, lang=url_language, **keep),
         poll_trigger=f"every {seconds}s, tracking-refresh",
@@ -710,7 +578,7 @@ def tracking_page(
         embed=EmbedView(
             parent_origin=embed_parent or "",
             access=embed_access,
-            full_page_url=with_language(reverse("consignment", kwargs=kwargs), url_language),
+            full_page_url=with_language(links.site_page, url_language),
             allowed_origins=" ".join(brand.embed_origin_list),
         )
         if embedded
@@ -746,6 +614,7 @@ def typed_back(value: object, limit: int = 40) -> str:
 
 def lookup_page(
     *,
+    links: Links,
     language: str,
     lang_in_url: bool,
     token: str,
@@ -756,8 +625,8 @@ def lookup_page(
 ) -> LookupPage:
     return LookupPage(
         title=_("Track your parcel"),
-        languages=language_links(reverse("home"), language),
-        action=with_language(reverse("lookup"), language if lang_in_url else None),
+        languages=language_links(links.home, language),
+        action=with_language(links.lookup, language if lang_in_url else None),
         token=token,
         reference=typed_back(reference),
         postcode=typed_back(postcode, 20),
