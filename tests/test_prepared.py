@@ -1,15 +1,14 @@
 """Prepared queries answer exactly what the queryset they were built from answers."""
 
-import uuid
-
 import pytest
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories import CarrierFactory, make_consignment, make_leg
-from tracking import prepared
+from tracking.db import prepared
+from tracking.db.prepared import Many, PreparedQuery, rows_as
 from tracking.models import Package, TrackingRecord
-from tracking.prepared import Many, PreparedQuery
 
 pytestmark = pytest.mark.django_db
 
@@ -25,8 +24,8 @@ def packages_by_reference(consignment_id, references):
 def package_references(build=packages_by_reference) -> PreparedQuery:
     return PreparedQuery(
         build,
-        consignment_id=(Package._meta.get_field("consignment"), uuid.UUID(int=0x5E471E1)),
-        references=Many(Package._meta.get_field("reference"), lambda i: f"\x00{i}"),
+        consignment_id=Package._meta.get_field("consignment"),
+        references=Many(Package._meta.get_field("reference")),
     )
 
 
@@ -116,7 +115,7 @@ def test_an_empty_list_is_refused(consignment):
 def test_a_query_that_ignores_an_input_is_refused_when_compiled():
     ignoring = PreparedQuery(
         lambda numbers: TrackingRecord.objects.values_list("id"),
-        numbers=Many(TrackingRecord._meta.get_field("tracking_number"), lambda i: f"\x00{i}"),
+        numbers=Many(TrackingRecord._meta.get_field("tracking_number")),
     )
     with pytest.raises(ValueError, match="numbers"):
         ignoring.rows(numbers=["X"])
@@ -127,7 +126,39 @@ def test_uuid_lists_are_prepared_as_the_orm_prepares_them():
     legs = [make_leg(make_consignment(), carrier=carrier) for _ in range(3)]
     by_ids = PreparedQuery(
         lambda ids: TrackingRecord.objects.filter(pk__in=ids).order_by().values_list("id"),
-        ids=Many(TrackingRecord._meta.pk, lambda i: uuid.UUID(int=0x5E471E1 + i)),
+        ids=Many(TrackingRecord._meta.pk),
     )
     rows = by_ids.rows(ids={leg.pk for leg in legs[:2]})
     assert {leg_id for (leg_id,) in rows} == {legs[0].pk, legs[1].pk}
+
+
+def test_inputs_of_one_type_get_distinct_stand_ins(consignment):
+    first, second = references(consignment, 2)
+    either = PreparedQuery(
+        lambda one, other: (
+            Package.objects.filter(Q(reference=one) | Q(reference=other))
+            .order_by("sequence")
+            .values_list("reference")
+        ),
+        one=Package._meta.get_field("reference"),
+        other=Package._meta.get_field("reference"),
+    )
+    assert either.rows(one=second, other=first) == [(first,), (second,)]
+
+
+def test_an_input_of_a_type_without_stand_ins_is_refused_when_declared():
+    with pytest.raises(TypeError, match="last_updated_date"):
+        PreparedQuery(
+            lambda day: TrackingRecord.objects.filter(last_updated_date=day).values_list("id"),
+            day=TrackingRecord._meta.get_field("last_updated_date"),
+        )
+
+
+def test_rows_as_gives_the_instances_the_orm_gives(consignment):
+    fields = [f.attname for f in Package._meta.concrete_fields]
+    rows = Package.objects.filter(consignment=consignment).order_by("sequence")
+    shifted = [("before", *row) for row in rows.values_list(*fields)]
+    rebuilt = rows_as(Package, fields, shifted, start=1)
+    values = [[getattr(p, name) for name in fields] for p in rebuilt]
+    assert values == [[getattr(p, name) for name in fields] for p in rows]
+    assert all(not p._state.adding and p._state.db == "default" for p in rebuilt)

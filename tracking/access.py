@@ -12,6 +12,7 @@ import uuid
 
 from django.db.models import QuerySet
 
+from tracking.db.prepared import Many, PreparedQuery, rows_as
 from tracking.fields import covers
 from tracking.models import (
     CONSIGNMENT_REFERENCE,
@@ -20,7 +21,6 @@ from tracking.models import (
     Package,
     TrackingRecord,
 )
-from tracking.prepared import Many, PreparedQuery
 from tracking.timeline import Timeline
 
 
@@ -124,21 +124,21 @@ def leg_for_key(key: ApiKey, consignment_id, leg_id) -> TrackingRecord:
 
 _LEG_FIELDS = [f.attname for f in TrackingRecord._meta.concrete_fields]
 _PACKAGE_FIELDS = [f.attname for f in Package._meta.concrete_fields]
-# Every carrier post looks its legs and packages up: compiled once (tracking.prepared).
+# Every carrier post looks its legs and packages up: compiled once (tracking.db.prepared).
 _CARRIER_LEGS = PreparedQuery(
     lambda carrier_id, numbers: (
         TrackingRecord.objects.filter(carrier_id=carrier_id, tracking_number__in=numbers)
         .order_by("created_utc", "id")
         .values_list(*_LEG_FIELDS, "packages__id")
     ),
-    carrier_id=(TrackingRecord._meta.get_field("carrier"), -0x5E471E1),
-    numbers=Many(TrackingRecord._meta.get_field("tracking_number"), lambda i: f"\x00{i}"),
+    carrier_id=TrackingRecord._meta.get_field("carrier"),
+    numbers=Many(TrackingRecord._meta.get_field("tracking_number")),
 )
 _PACKAGES = PreparedQuery(
     lambda references: (
         Package.objects.filter(reference__in=references).order_by().values_list(*_PACKAGE_FIELDS)
     ),
-    references=Many(Package._meta.get_field("reference"), lambda i: f"\x00{i}"),
+    references=Many(Package._meta.get_field("reference")),
 )
 
 
@@ -153,10 +153,12 @@ def legs_for_carrier(key: ApiKey, tracking_numbers: set[str]) -> dict[str, list[
         return {}
     legs: dict[str, list[TrackingRecord]] = {}
     by_id: dict = {}
-    for *row, package_id in _CARRIER_LEGS.rows(carrier_id=key.carrier_id, numbers=tracking_numbers):
-        leg = by_id.get(row[0])
+    for row in _CARRIER_LEGS.rows(carrier_id=key.carrier_id, numbers=tracking_numbers):
+        leg_id, package_id = row[0], row[-1]
+        leg = by_id.get(leg_id)
         if leg is None:
-            leg = by_id[row[0]] = TrackingRecord.from_db("default", _LEG_FIELDS, row)
+            [leg] = rows_as(TrackingRecord, _LEG_FIELDS, [row])
+            by_id[leg_id] = leg
             leg.listed_package_ids = set()
             legs.setdefault(leg.tracking_number, []).append(leg)
         if package_id is not None:
@@ -189,6 +191,5 @@ def packages_by_reference(references: set[str]) -> dict[str, Package]:
     """Packages by EP- reference; callers check each is on the leg it is posted for."""
     if not references:
         return {}
-    rows = _PACKAGES.rows(references=references)
-    packages = (Package.from_db("default", _PACKAGE_FIELDS, row) for row in rows)
+    packages = rows_as(Package, _PACKAGE_FIELDS, _PACKAGES.rows(references=references))
     return {package.reference: package for package in packages}

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from tracking import fields
 from tracking import status as rules
+from tracking.db.prepared import Many, PreparedQuery
 from tracking.models import (
     CONSIGNMENT_REFERENCE,
     NAME_MAX,
@@ -39,7 +40,6 @@ from tracking.models import (
     TrackingRecord,
     new_reference,
 )
-from tracking.prepared import Many, PreparedQuery
 
 EARLIEST_EVENT, FUTURE_TOLERANCE = fields.EARLIEST_EVENT, fields.FUTURE_TOLERANCE
 REFERENCE_ATTEMPTS = 8
@@ -557,10 +557,10 @@ class _NewEvent(NamedTuple):
 
 
 def _ids(model):
-    return Many(model._meta.pk, lambda i: uuid.UUID(int=0x5E471E1 + i))
+    return Many(model._meta.pk)
 
 
-# _store's reads, compiled once (tracking.prepared): a single carrier scan is mostly these.
+# _store's reads, compiled once (tracking.db.prepared): a single carrier scan is mostly these.
 _LOCK_CONSIGNMENTS = PreparedQuery(
     lambda ids: (
         Consignment.objects.select_for_update()

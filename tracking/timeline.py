@@ -22,9 +22,9 @@ from django.db.models import QuerySet
 
 from tracking import changes
 from tracking import status as rules
+from tracking.db.prepared import PreparedQuery, rows_as
 from tracking.fields import covers
 from tracking.models import Brand, Consignment, TrackingRecord
-from tracking.prepared import PreparedQuery
 
 CACHE_SECONDS = 60 * 60
 _CONSIGNMENT_FIELDS = [f.attname for f in Consignment._meta.concrete_fields]
@@ -264,11 +264,8 @@ class Timeline:
         if not rows:
             return None
         n_consignment, n_brand = len(_CONSIGNMENT_FIELDS), len(_BRAND_FIELDS)
-        first = rows[0]
-        consignment = Consignment.from_db(db, _CONSIGNMENT_FIELDS, first[:n_consignment])
-        consignment.brand = Brand.from_db(
-            db, _BRAND_FIELDS, first[n_consignment : n_consignment + n_brand]
-        )
+        [consignment] = rows_as(Consignment, _CONSIGNMENT_FIELDS, rows[:1], using=db)
+        [consignment.brand] = rows_as(Brand, _BRAND_FIELDS, rows[:1], start=n_consignment, using=db)
         packages: dict[uuid.UUID, PackageRow] = {}
         coverage: dict[uuid.UUID, set] = {}
         start = n_consignment + n_brand
@@ -295,9 +292,9 @@ def _head(consignments: QuerySet) -> QuerySet:
     )
 
 
-_REFERENCE = (Consignment._meta.get_field("reference"), "\x00sentinel")
-_ID = (Consignment._meta.pk, uuid.UUID(int=0x5E471E1))
-_BRAND = (Brand._meta.pk, -0x5E471E1)
+_REFERENCE = Consignment._meta.get_field("reference")
+_ID = Consignment._meta.pk
+_BRAND = Brand._meta.pk
 _HEADS = {
     ("reference",): PreparedQuery(
         lambda reference: _head(Consignment.objects.filter(reference=reference)),

@@ -17,8 +17,8 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 
+from tracking.db.prepared import PreparedQuery, rows_as
 from tracking.models import ApiKey, Brand, Carrier
-from tracking.prepared import PreparedQuery
 
 # last_used is advisory: writing it at most once a minute keeps reads free of writes.
 LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
@@ -42,7 +42,7 @@ class KeyUser:
 _KEY_FIELDS = [f.attname for f in ApiKey._meta.concrete_fields]
 _BRAND_FIELDS = [f.attname for f in Brand._meta.concrete_fields]
 _CARRIER_FIELDS = [f.attname for f in Carrier._meta.concrete_fields]
-# Every API request starts here, so the lookup is compiled once (tracking.prepared).
+# Every API request starts here, so the lookup is compiled once (tracking.db.prepared).
 _USABLE_KEY = PreparedQuery(
     lambda hashed, now: (
         ApiKey.objects.usable(now)
@@ -53,8 +53,8 @@ _USABLE_KEY = PreparedQuery(
             *(f"carrier__{name}" for name in _CARRIER_FIELDS),
         )
     ),
-    hashed=(ApiKey._meta.get_field("hashed_secret"), "\x00sentinel"),
-    now=(ApiKey._meta.get_field("expires_at"), dt.datetime(1971, 2, 3, 4, 5, 6, 789, dt.UTC)),
+    hashed=ApiKey._meta.get_field("hashed_secret"),
+    now=ApiKey._meta.get_field("expires_at"),
 )
 
 
@@ -62,12 +62,13 @@ def _usable_key(hashed: str, now: dt.datetime) -> ApiKey | None:
     rows = _USABLE_KEY.rows(hashed=hashed, now=now)
     if not rows:
         return None
-    row = rows[0]
+    rows = rows[:1]
     k, b = len(_KEY_FIELDS), len(_BRAND_FIELDS)
-    key = ApiKey.from_db("default", _KEY_FIELDS, row[:k])
-    brand, carrier = row[k : k + b], row[k + b :]
-    key.brand = Brand.from_db("default", _BRAND_FIELDS, brand) if key.brand_id else None
-    key.carrier = Carrier.from_db("default", _CARRIER_FIELDS, carrier) if key.carrier_id else None
+    [key] = rows_as(ApiKey, _KEY_FIELDS, rows)
+    [brand] = rows_as(Brand, _BRAND_FIELDS, rows, start=k)
+    [carrier] = rows_as(Carrier, _CARRIER_FIELDS, rows, start=k + b)
+    key.brand = brand if key.brand_id else None
+    key.carrier = carrier if key.carrier_id else None
     return key
 
 
