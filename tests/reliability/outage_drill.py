@@ -58,8 +58,14 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
+    from django.test.utils import override_settings
+
+    # As in the tests: the manifest storage needs `collectstatic`, which a fresh clone has not run.
+    plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    override_settings(STORAGES={**settings.STORAGES, "staticfiles": plain}).enable()
 
     from tests.factories import BrandFactory, make_consignment
     from tracking import services
