@@ -182,7 +182,7 @@ else:
     )
 
 # On PostgreSQL the customer pages remember timeline heads per process until the database
-# announces a change (tracking/changes.py). That needs LISTEN on a direct connection, which
+# announces a change (tracking/db/changes.py). That needs LISTEN on a direct connection, which
 # PgBouncer's transaction mode does not pass on; TIMELINE_MEMO=0 turns it off.
 TIMELINE_MEMO = (
     _db["ENGINE"] == "django.db.backends.postgresql"

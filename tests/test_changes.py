@@ -19,7 +19,7 @@ from tests.factories import (
     postgres_only,
     rate_limit_queries,
 )
-from tracking import changes
+from tracking.db import changes
 from tracking.models import Brand, Consignment
 from tracking.timeline import Timeline
 

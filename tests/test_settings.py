@@ -170,7 +170,7 @@ import django
 django.setup()
 from django.conf import settings
 from django.db import connection
-from tracking import changes
+from tracking.db import changes
 params = connection.get_connection_params()
 found = {
     "prepare_threshold": params["prepare_threshold"],

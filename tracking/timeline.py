@@ -4,7 +4,7 @@ The page, its live fragment and both APIs read a consignment through `Timeline`,
 shape is owned here. Query one (the head) is the consignment with its brand, packages and which
 packages each leg carries; query two (run only when asked for) is the legs with their events.
 The customer pages take the head through `Timeline.remembered`, which on PostgreSQL answers from
-the worker's memory while nothing has changed (tracking.changes). Rows come back as plain
+the worker's memory while nothing has changed (tracking.db.changes). Rows come back as plain
 slotted objects rather than model instances: the timeline is read-only and rendering thousands
 of events should not pay for the ORM.
 """
@@ -20,8 +20,8 @@ from functools import cached_property
 from django.core.cache import caches
 from django.db.models import QuerySet
 
-from tracking import changes
 from tracking import status as rules
+from tracking.db import changes
 from tracking.db.prepared import PreparedQuery, rows_as
 from tracking.fields import covers
 from tracking.models import Brand, Consignment, TrackingRecord
@@ -251,7 +251,7 @@ class Timeline:
     def remembered(cls, reference: str) -> Timeline | None:
         """find(reference=) for the customer pages: on PostgreSQL the head comes from this
         process's memory until the database announces a change to the consignment
-        (tracking.changes), so an unchanged page or poll costs no query."""
+        (tracking.db.changes), so an unchanged page or poll costs no query."""
 
         def load() -> list[tuple]:
             return _HEADS[("reference",)].rows(reference=reference)

@@ -1,4 +1,4 @@
-"""On PostgreSQL, triggers announce changes for tracking.changes: each consignment row changed
+"""On PostgreSQL, triggers announce changes for tracking.db.changes: each consignment row changed
 or deleted names its reference on the channel, each brand change says "forget everything".
 
 A trigger rather than the services, so that no way of writing (the back office, a script, a
