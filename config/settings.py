@@ -149,8 +149,8 @@ if os.environ.get("TEST_DATABASE_NAME"):
     # Lets two test runs share one PostgreSQL server without dropping each other's database.
     _db["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
 if _db["ENGINE"] == "django.db.backends.sqlite3":
-    # Django's backend, remembering how it rewrote each statement (config/sqlite3/base.py).
-    _db["ENGINE"] = "config.sqlite3"
+    # Django's backend, remembering how it rewrote each statement (tracking/db/sqlite3/).
+    _db["ENGINE"] = "tracking.db.sqlite3"
     # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN so
     # two writers queue on busy_timeout instead of failing with "database is locked" on upgrade.
     _db["OPTIONS"] = {

@@ -7,7 +7,7 @@ from django.db import connection
 from django.db.backends.sqlite3 import base as django_sqlite
 from django.db.backends.sqlite3.base import SQLiteCursorWrapper as DjangoCursor
 
-from config.sqlite3.base import CACHED_LENGTH, SQLiteCursorWrapper
+from tracking.db.sqlite3.base import CACHED_LENGTH, SQLiteCursorWrapper
 
 pytestmark = [
     pytest.mark.django_db,

@@ -3,7 +3,7 @@
 Before running a statement Django rewrites its `%s` placeholders to SQLite's `?` with a regular
 expression whose look-behind is tried at every character: about 19 µs for the timeline's
 2,400-character head query, more than SQLite takes to answer it. The hot statements are the
-same text every time (tracking.prepared), so the rewritten text is kept, keyed by the original;
+same text every time (tracking.db.prepared), so the rewritten text is kept, keyed by the original;
 statements longer than CACHED_LENGTH (large batches) are rewritten each time as before.
 """
 
