@@ -8,7 +8,6 @@ Bad values raise ValidationError keyed by the field name.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -17,13 +16,13 @@ from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from tracking import fields
 from tracking import status as rules
-from tracking.db.prepared import Many, PreparedQuery
+from tracking.db import bulk
 from tracking.models import (
     CONSIGNMENT_REFERENCE,
     NAME_MAX,
@@ -472,15 +471,15 @@ def _store(
     for spec in specs:
         _prepare(spec, now)
     consignment_ids = sorted({spec.leg.consignment_id for spec in specs})
-    revisions = dict(_LOCK_CONSIGNMENTS.rows(ids=consignment_ids))
+    revisions = bulk.lock_consignments(consignment_ids)
     # The legs with the packages each carries (none listed: every package), in one query.
     legs, coverage = {}, defaultdict(set)
-    for *row, package_id in _LEGS_TO_DERIVE.rows(ids={spec.leg.pk for spec in specs}):
+    for *row, package_id in bulk.leg_statuses({spec.leg.pk for spec in specs}):
         legs.setdefault(row[0], _Derived(*row))
         if package_id is not None:
             coverage[row[0]].add(package_id)
     packages = defaultdict(list)
-    for row in _PACKAGES_TO_DERIVE.rows(consignment_ids=consignment_ids):
+    for row in bulk.package_statuses(consignment_ids):
         packages[row[1]].append(_Derived(*row))
 
     renamed = carrier_name is not None and _rename_carrier(specs[0].leg.pk, carrier_name, now)
@@ -526,7 +525,7 @@ def _store(
             )
         )
 
-    inserted = _insert_new(rows)
+    inserted = bulk.insert_events(rows)
     new_rows = [row for row in rows if row.identity in inserted]
     if not new_rows:
         if renamed:
@@ -556,95 +555,11 @@ class _NewEvent(NamedTuple):
         return rules.StatusKey(self.occurred_at, self.received_at, self.status)
 
 
-def _ids(model):
-    return Many(model._meta.pk)
-
-
-# _store's reads, compiled once (tracking.db.prepared): a single carrier scan is mostly these.
-_LOCK_CONSIGNMENTS = PreparedQuery(
-    lambda ids: (
-        Consignment.objects.select_for_update()
-        .filter(pk__in=ids)
-        .order_by("pk")
-        .values_list("pk", "revision")
-    ),
-    ids=_ids(Consignment),
-)
-_LEGS_TO_DERIVE = PreparedQuery(
-    lambda ids: (
-        TrackingRecord.objects.filter(pk__in=ids)
-        .order_by()
-        .values_list(*_Derived.FIELDS, "packages__id")
-    ),
-    ids=_ids(TrackingRecord),
-)
-_PACKAGES_TO_DERIVE = PreparedQuery(
-    lambda consignment_ids: (
-        Package.objects.filter(consignment_id__in=consignment_ids)
-        .order_by()
-        .values_list(*_Derived.FIELDS)
-    ),
-    consignment_ids=_ids(Consignment),
-)
-
-
-def _insert_new(rows: list[_NewEvent]) -> set[uuid.UUID]:
-    """Insert the events not stored yet, in one statement; returns the identities inserted.
-
-    ON CONFLICT DO NOTHING RETURNING tells us which rows were new without a separate look-up,
-    and on PostgreSQL the rows travel as one array per column (unnest), which parses far
-    faster than thousands of placeholders.
-    """
-    if not rows:
-        return set()
-    inserted = set()
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            columns = [list(column) for column in zip(*rows, strict=True)]
-            cursor.execute(_insert_sql(connection.vendor, 1), columns)
-            return {row[0] for row in cursor.fetchall()}
-        adapters = _sqlite_adapters(tuple(_insert_fields()))
-        for start in range(0, len(rows), 2000):  # SQLite takes at most 32,766 parameters
-            chunk = rows[start : start + 2000]
-            cursor.execute(
-                _insert_sql(connection.vendor, len(chunk)),
-                [adapt(value) for row in chunk for adapt, value in zip(adapters, row, strict=True)],
-            )
-            inserted.update(uuid.UUID(value) for (value,) in cursor.fetchall())
-    return inserted
-
-
-@functools.cache
-def _insert_fields() -> list:
-    return [TrackingEvent._meta.get_field(name) for name in _NewEvent._fields]
-
-
-@functools.lru_cache(maxsize=64)
-def _insert_sql(vendor: str, count: int) -> str:
-    """The INSERT of `count` events (PostgreSQL: of arrays, whatever their length)."""
-    meta, ops, fields = TrackingEvent._meta, connection.ops, _insert_fields()
-    table = ops.quote_name(meta.db_table)
-    columns = ", ".join(ops.quote_name(f.column) for f in fields)
-    identity = ops.quote_name(meta.get_field("identity").column)
-    if vendor == "postgresql":
-        arrays = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)
-        return (
-            f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) "
-            f"ON CONFLICT DO NOTHING RETURNING {identity}"
-        )
-    row_marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    return (
-        f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_marks] * count)} "
-        f"ON CONFLICT DO NOTHING RETURNING {identity}"
-    )
-
-
 class _Derived:
     """A leg's or package's stored status and the key of the event that set it, loaded as a
-    plain row: a batch touches hundreds of them and model instances would cost more than the
-    derivation itself."""
+    plain row (bulk.STATUS_FIELDS): a batch touches hundreds of them and model instances would
+    cost more than the derivation itself."""
 
-    FIELDS = ("id", "consignment_id", "status", "status_occurred_at", "status_received_at")
     __slots__ = ("id", "consignment_id", "status", "occurred_at", "received_at")
 
     def __init__(self, id, consignment_id, status, occurred_at, received_at):  # noqa: A002
@@ -703,7 +618,7 @@ def _derive(new_rows, legs, packages, coverage, revisions, now) -> None:
         for row in rows:
             for package_id in [row.package_id] if row.package_id else leg_packages:
                 package_candidates[package_id].append(row.status_key)
-    _bulk_set(
+    bulk.set_columns(
         TrackingRecord,
         ["status", "status_occurred_at", "status_received_at", "modified_utc", "last_updated_date"],
         leg_updates,
@@ -715,92 +630,15 @@ def _derive(new_rows, legs, packages, coverage, revisions, now) -> None:
         for package in consignment_packages
         if package.id in package_candidates and package.advance(package_candidates[package.id])
     ]
-    _bulk_set(Package, ["status", "status_occurred_at", "status_received_at"], package_updates)
+    bulk.set_columns(
+        Package, ["status", "status_occurred_at", "status_received_at"], package_updates
+    )
 
     statuses = {
         consignment_id: rules.consignment_status(p.status for p in packages[consignment_id])
         for consignment_id in revisions
     }
     _touch(revisions, now, statuses)
-
-
-def _bulk_set(model, fields: Sequence[str], rows: Sequence[tuple]) -> None:
-    """Give many rows each its own values: `rows` are (pk, *values in `fields` order).
-
-    One UPDATE ... FROM (VALUES ...) per 500 rows (PostgreSQL, and SQLite 3.33+). Django's
-    bulk_update builds a CASE per field and row in Python, which cost more than the rest of a
-    1,000-event batch together.
-    """
-    if not rows:
-        return
-    targets = _bulk_targets(model, tuple(fields))
-    postgres = connection.vendor == "postgresql"
-    adapters = None if postgres else _sqlite_adapters(tuple(targets))
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 500):
-            chunk = rows[start : start + 500]
-            if postgres:
-                # psycopg adapts UUIDs, datetimes and dates itself, and the casts type them.
-                params = [value for row in chunk for value in row]
-            else:
-                params = [
-                    adapt(value)
-                    for row in chunk
-                    for adapt, value in zip(adapters, row, strict=True)
-                ]
-            sql = _bulk_set_sql(connection.vendor, model, tuple(fields), len(chunk))
-            cursor.execute(sql, params)
-
-
-@functools.cache
-def _sqlite_adapters(fields: tuple) -> tuple:
-    """For each field, a function giving what field.get_db_prep_save gives on SQLite, for the
-    values the bulk statements send (UUIDs, aware datetimes, dates, numbers and text).
-
-    A 5,000-event batch sends some 125,000 values; through the field API they cost about half
-    of the Python time its transaction holds SQLite's write lock."""
-    ops = connection.ops
-
-    def uuid_hex(value):
-        return None if value is None else value.hex
-
-    def same(value):
-        return value
-
-    def adapter(field):
-        internal = (field.target_field if field.is_relation else field).get_internal_type()
-        return {
-            "UUIDField": uuid_hex,
-            "DateTimeField": ops.adapt_datetimefield_value,
-            "DateField": ops.adapt_datefield_value,
-        }.get(internal, same)
-
-    return tuple(adapter(field) for field in fields)
-
-
-@functools.cache
-def _bulk_targets(model, fields: tuple[str, ...]) -> list:
-    return [model._meta.pk, *(model._meta.get_field(name) for name in fields)]
-
-
-@functools.lru_cache(maxsize=256)
-def _bulk_set_sql(vendor: str, model, fields: tuple[str, ...], count: int) -> str:
-    ops, targets = connection.ops, _bulk_targets(model, fields)
-    columns = [ops.quote_name(target.column) for target in targets]
-    table, key = ops.quote_name(model._meta.db_table), columns[0]
-    assignments = ", ".join(f"{column} = v.{column}" for column in columns[1:])
-    if vendor == "postgresql":
-        # VALUES has no types of its own in PostgreSQL: cast each to its column's type.
-        row_marks = "(" + ", ".join(f"%s::{t.cast_db_type(connection)}" for t in targets) + ")"
-        return (
-            f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([row_marks] * count)}) "
-            f"AS v({', '.join(columns)}) WHERE {table}.{key} = v.{key}"
-        )
-    row_marks = "(" + ", ".join(["%s"] * len(targets)) + ")"
-    return (
-        f"WITH v({', '.join(columns)}) AS (VALUES {', '.join([row_marks] * count)}) "
-        f"UPDATE {table} SET {assignments} FROM v WHERE {table}.{key} = v.{key}"
-    )
 
 
 def _lock(consignment_id) -> Consignment:
@@ -811,13 +649,13 @@ def _touch(revisions: dict, now: dt.datetime, statuses: dict | None = None) -> N
     """Record that something under these locked consignments ({id: revision}) changed, and
     set their roll-up statuses when given."""
     if statuses is None:
-        _bulk_set(
+        bulk.set_columns(
             Consignment,
             ["revision", "modified_utc"],
             [(pk, revision + 1, now) for pk, revision in revisions.items()],
         )
     else:
-        _bulk_set(
+        bulk.set_columns(
             Consignment,
             ["revision", "modified_utc", "status"],
             [(pk, revision + 1, now, statuses[pk]) for pk, revision in revisions.items()],
