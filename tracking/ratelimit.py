@@ -1,8 +1,9 @@
 """Fixed-window rate limits shared across workers and hosts.
 
 With REDIS_URL set the counters live in Redis (atomic INCR); otherwise in the database (one
-atomic upsert per hit). Never in per-process memory, where each gunicorn worker would grant
-its own allowance. Rates are strings like '10/h' (settings.env_rate checks them).
+atomic upsert per hit, tracking.db.counters). Never in per-process memory, where each gunicorn
+worker would grant its own allowance. Rates are strings like '10/h' (settings.env_rate checks
+them). This module is the policy: what is counted, in which window, and when to refuse.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 from django.utils import timezone
 
+from tracking.db import counters
 from tracking.models import RateCounter
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -106,34 +107,13 @@ def _increment(window: _Window) -> int:
         pipe.expire(window.key, max(1, math.ceil(window.ends - window.now)) + 1, nx=True)
         count, _ = pipe.execute()
         return count
-    table = connection.ops.quote_name(RateCounter._meta.db_table)
-    with connection.cursor() as cursor:
-        # One atomic statement on SQLite (3.35+) and PostgreSQL alike: concurrent hits on the
-        # same counter serialise on its row, so the limit is exceeded by at most one request.
-        # The row is reused: a hit in a later window than the row's starts it again at 1, so
-        # nothing needs sweeping while requests are served.
-        cursor.execute(
-            f"INSERT INTO {table} (key, count, expires_at) VALUES (%s, 1, %s) "
-            f"ON CONFLICT (key) DO UPDATE SET "
-            f"count = CASE WHEN {table}.expires_at >= excluded.expires_at "
-            f"THEN {table}.count + 1 ELSE 1 END, "
-            f"expires_at = CASE WHEN {table}.expires_at >= excluded.expires_at "
-            f"THEN {table}.expires_at ELSE excluded.expires_at END "
-            f"RETURNING count",
-            [window.counter, _ends_at(window)],
-        )
-        return cursor.fetchone()[0]
+    return counters.increment(window.counter, _ends_at(window))
 
 
 def _current(window: _Window) -> int:
     if _uses_redis():
         return int(_redis().get(window.key) or 0)
-    return (
-        RateCounter.objects.filter(key=window.counter, expires_at__gte=_ends_at(window))
-        .values_list("count", flat=True)
-        .first()
-        or 0
-    )
+    return counters.current(window.counter, _ends_at(window))
 
 
 def sweep(older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
