@@ -23,7 +23,7 @@ from django.utils.text import capfirst
 
 from tracking import services
 from tracking import status as rules
-from tracking.fields import check_event_time, covers
+from tracking.fields import check_event_time
 from tracking.models import (
     ApiKey,
     Brand,
@@ -408,16 +408,7 @@ class EventAddForm(forms.ModelForm):
             except ValueError as error:
                 self.add_error("code", f"Code {error}.")
         leg, package = data.get("tracking_record"), data.get("package")
-        if (
-            leg
-            and package
-            and not covers(
-                leg_consignment_id=leg.consignment_id,
-                listed_package_ids={p.pk for p in leg.packages.all()},
-                package_consignment_id=package.consignment_id,
-                package_id=package.pk,
-            )
-        ):
+        if leg and package and not leg.carries(package):
             self.add_error("package", "Choose a package this leg carries.")
         if data.get("occurred_at"):
             problem = check_event_time(data["occurred_at"], timezone.now())

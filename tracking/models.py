@@ -34,6 +34,7 @@ from tracking.fields import (
     REFERENCE_MAX,
     TEXT_MAX,
     URL_MAX,
+    covers,
 )
 
 # -- Validation shared by models, services and both APIs: the rules are tracking.fields' --------
@@ -385,6 +386,15 @@ class TrackingRecord(models.Model):
     @property
     def status_key(self) -> rules.StatusKey | None:
         return _status_key(self)
+
+    def carries(self, package: Package) -> bool:
+        """Whether this leg carries `package` (fields.covers), from the packages it lists."""
+        return covers(
+            leg_consignment_id=self.consignment_id,
+            listed_package_ids={p.pk for p in self.packages.all()},
+            package_consignment_id=package.consignment_id,
+            package_id=package.pk,
+        )
 
 
 def _status_key(row: Package | TrackingRecord) -> rules.StatusKey | None:

@@ -25,7 +25,7 @@ from tests.factories import (
 from tests.helpers import assert_v1_error, warm
 from tracking import services
 from tracking import status as rules
-from tracking.api import consignly
+from tracking.api.consignly import fields as consignly
 from tracking.models import (
     CONSIGNMENT_REFERENCE,
     ApiKey,
