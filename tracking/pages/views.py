@@ -9,6 +9,7 @@ cookie-based CSRF check on purpose; `verification` explains what protects them i
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -19,7 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.http import http_date
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -29,6 +30,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseStopPolling
 
 from tracking import access, ratelimit
+from tracking.fields import CONSIGNMENT_REFERENCE
 from tracking.models import Brand
 from tracking.pages import present, theme, verification
 from tracking.pages.caching import Representation, unless_fresh
@@ -243,7 +245,7 @@ def _represent(
         verified=verified,
         partial=partial,
         window=verification.token_window(),
-        today=timezone.localdate(timezone=timeline.brand.zone),
+        today=dt.datetime.now(timeline.brand.zone).date(),
         poll=present.poll_seconds(),
     )
 
@@ -444,6 +446,8 @@ def _tidy_reference(raw: str) -> str | None:
     """A typed reference in canonical form: case, spaces and missing dashes forgiven."""
     if not isinstance(raw, str) or len(raw) > 100:
         return None
+    if CONSIGNMENT_REFERENCE.match(raw):
+        return raw  # a followed link or a poll: already canonical
     compact = re.sub(r"[\s\-]+", "", raw).upper()
     if re.fullmatch(r"EC[0-9A-Z]{9}", compact):
         raw = f"EC-{compact[2:5]}-{compact[5:8]}-{compact[8:]}"
