@@ -181,9 +181,10 @@ else:
         f"DATABASE_URL must point at SQLite or PostgreSQL, not {_db['ENGINE']!r}."
     )
 
-# On PostgreSQL the customer pages remember timeline heads per process until the database
-# announces a change (tracking/db/changes.py). That needs LISTEN on a direct connection, which
-# PgBouncer's transaction mode does not pass on; TIMELINE_MEMO=0 turns it off.
+# On PostgreSQL the customer pages remember timeline heads, and the APIs their keys, per
+# process until the database announces a change (tracking/db/changes.py). That needs LISTEN
+# on a direct connection, which PgBouncer's transaction mode does not pass on; TIMELINE_MEMO=0
+# turns it off.
 TIMELINE_MEMO = (
     _db["ENGINE"] == "django.db.backends.postgresql"
     and not env_bool("PGBOUNCER")

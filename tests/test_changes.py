@@ -4,23 +4,29 @@ These tests commit their writes (transactional_db): PostgreSQL announces a chang
 is committed.
 """
 
+import datetime as dt
 import threading
 
 import psycopg
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework import exceptions
 
 from tests.factories import (
     BrandFactory,
+    CarrierFactory,
     add_events,
     make_consignment,
     make_leg,
     postgres_only,
     rate_limit_queries,
 )
+from tracking import services
+from tracking.api import auth
 from tracking.db import changes
-from tracking.models import Brand, Consignment
+from tracking.models import ApiKey, Brand, Consignment
 from tracking.timeline import Timeline
 
 pytestmark = [postgres_only, pytest.mark.django_db(transaction=True)]
@@ -263,3 +269,61 @@ def reads_the_head(client, path: str, key: dict) -> bool:
     with CaptureQueriesContext(connection) as queries:
         assert client.get(path, **key).status_code == 200
     return any('FROM "tracking_consignment"' in query["sql"] for query in queries)
+
+
+class TestTheKeys:
+    """A worker remembers each usable API key it has looked up until a change to it, to a
+    brand or to a carrier is heard (migrations 0006, 0008); last_used is still written."""
+
+    def test_a_known_key_costs_no_query(self, memo, our_key, django_assert_num_queries):
+        assert memo.caught_up()
+        auth.authenticate_secret(our_key.secret)  # looked up, and last_used written
+        assert memo.caught_up()
+        with django_assert_num_queries(0):
+            key = auth.authenticate_secret(our_key.secret)
+        assert key.pk == our_key.key.pk and key.brand == our_key.key.brand
+
+    def test_a_key_revoked_outside_the_services_is_refused_once_heard(self, memo, our_key):
+        assert memo.caught_up()
+        auth.authenticate_secret(our_key.secret)
+        ApiKey.objects.filter(pk=our_key.key.pk).update(active=False)
+        assert memo.caught_up()
+        with pytest.raises(exceptions.AuthenticationFailed):
+            auth.authenticate_secret(our_key.secret)
+
+    def test_a_rotated_key_expires_though_remembered(self, memo, our_key, monkeypatch):
+        services.rotate_api_key(key=our_key.key)
+        assert memo.caught_up()
+        key = auth.authenticate_secret(our_key.secret)
+        later = key.expires_at + dt.timedelta(seconds=1)
+        monkeypatch.setattr(auth.timezone, "now", lambda: later)
+        with pytest.raises(exceptions.AuthenticationFailed):
+            auth.authenticate_secret(our_key.secret)
+
+    def test_a_brand_or_carrier_change_is_heard(self, memo, our_key, django_assert_num_queries):
+        assert memo.caught_up()
+        auth.authenticate_secret(our_key.secret)
+        for change in (
+            lambda: Brand.objects.filter(pk=our_key.key.brand_id).update(name="Harbour & Co"),
+            lambda: CarrierFactory(name="Fresh").save(),
+        ):
+            change()
+            assert memo.caught_up()
+            with django_assert_num_queries(1):
+                auth.authenticate_secret(our_key.secret)
+            with django_assert_num_queries(0):
+                key = auth.authenticate_secret(our_key.secret)
+        assert key.brand.name == "Harbour & Co"
+
+    def test_last_used_is_written_once_a_minute(self, memo, our_key, monkeypatch):
+        start = timezone.now()
+        for seconds, written in ((0, True), (30, False), (60, False), (61, True)):
+            now = start + dt.timedelta(seconds=seconds)
+            monkeypatch.setattr(auth.timezone, "now", lambda now=now: now)
+            with CaptureQueriesContext(connection) as queries:
+                auth.authenticate_secret(our_key.secret)
+            updates = [q for q in queries if q["sql"].startswith("UPDATE")]
+            assert len(updates) == written, seconds
+            assert memo.caught_up()
+        our_key.key.refresh_from_db()
+        assert our_key.key.last_used == start + dt.timedelta(seconds=61)

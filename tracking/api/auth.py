@@ -3,13 +3,15 @@ roles, the per-key throttle, and a JSON parser that cannot be made to crash.
 
 Consignly clients send `Authorization: Bearer <key>`; Sorted clients and carriers send
 `ocp-apim-subscription-key: <key>` (Bearer is accepted there too). A key is looked up by the
-hash of its secret, so authentication is one indexed query.
+hash of its secret, so authentication is one indexed query, and none on PostgreSQL for a key
+the worker has seen since its last change (tracking.db.changes).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
@@ -17,11 +19,13 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 
+from tracking.db import changes
 from tracking.db.prepared import PreparedQuery, rows_as
 from tracking.models import ApiKey, Brand, Carrier
 
 # last_used is advisory: writing it at most once a minute keeps reads free of writes.
 LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
+LAST_WRITTEN_CAPACITY = 10_000  # keys whose last_used this worker remembers writing
 
 
 class KeyUser:
@@ -58,8 +62,16 @@ _USABLE_KEY = PreparedQuery(
 )
 
 
-def _usable_key(hashed: str, now: dt.datetime) -> ApiKey | None:
-    rows = _USABLE_KEY.rows(hashed=hashed, now=now)
+def _usable_key(hashed: str, now: dt.datetime, memo: changes.Memo | None) -> ApiKey | None:
+    """The usable key with this hashed secret. Where changes can be heard (memo), each worker
+    remembers the key's row until PostgreSQL announces a change to the key, to a brand or to a
+    carrier (tracking.db.changes), so a known key costs no query; expiry is checked here, since
+    no change announces it."""
+
+    def load() -> list[tuple]:
+        return _USABLE_KEY.rows(hashed=hashed, now=now)
+
+    rows = load() if memo is None else memo.get(changes.KEY + hashed, load)
     if not rows:
         return None
     rows = rows[:1]
@@ -69,6 +81,8 @@ def _usable_key(hashed: str, now: dt.datetime) -> ApiKey | None:
     [carrier] = rows_as(Carrier, _CARRIER_FIELDS, rows, start=k + b)
     key.brand = brand if key.brand_id else None
     key.carrier = carrier if key.carrier_id else None
+    if key.expires_at is not None and key.expires_at <= now:
+        return None  # remembered while it was usable
     return key
 
 
@@ -76,14 +90,35 @@ def authenticate_secret(secret: str) -> ApiKey:
     """The usable key with this secret; AuthenticationFailed otherwise."""
     if not secret or len(secret) > 200:
         raise exceptions.AuthenticationFailed("The API key is not valid.")
-    now = timezone.now()
-    key = _usable_key(ApiKey.hash(secret), now)
+    now, hashed, memo = timezone.now(), ApiKey.hash(secret), changes.memo()
+    key = _usable_key(hashed, now, memo)
     if key is None:
         raise exceptions.AuthenticationFailed("The API key is not valid.")
-    if key.last_used is None or now - key.last_used > LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=key.pk).update(last_used=now)
-        key.last_used = now
+    _note_use(key, hashed, now, remembered=memo is not None)
     return key
+
+
+# hashed secret -> the last_used this worker wrote, for keys it may remember from before
+_last_written: dict[str, dt.datetime] = {}
+
+
+def _note_use(key: ApiKey, hashed: str, now: dt.datetime, *, remembered: bool) -> None:
+    """Write last_used when it is more than LAST_USED_RESOLUTION old, at most once per key and
+    window whichever worker asks (the UPDATE checks the stored value). A remembered row keeps
+    the last_used it was loaded with, so this worker's own latest write is consulted too."""
+    last = key.last_used
+    written = _last_written.get(hashed) if remembered else None
+    if written is not None and (last is None or written > last):
+        last = written
+    if last is not None and now - last <= LAST_USED_RESOLUTION:
+        return
+    stale = Q(last_used__isnull=True) | Q(last_used__lt=now - LAST_USED_RESOLUTION)
+    ApiKey.objects.filter(stale, pk=key.pk).update(last_used=now)
+    key.last_used = now
+    if remembered:
+        if len(_last_written) >= LAST_WRITTEN_CAPACITY:
+            _last_written.clear()
+        _last_written[hashed] = now
 
 
 def _bearer(request) -> str | None:

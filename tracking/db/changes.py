@@ -1,13 +1,14 @@
-"""Timeline heads remembered per process for the customer pages, forgotten the moment
-PostgreSQL announces a change.
+"""Rows remembered per process, forgotten the moment PostgreSQL announces a change: the
+customer pages' timeline heads, and the API keys.
 
 A poll that finds nothing new should cost almost nothing, and a page must never lag behind the
-database. On PostgreSQL, triggers (migration 0006) announce on CHANNEL every change to a
-consignment's row, which every write under it touches (tracking.services bumps its revision),
-and every change to a brand, in commit order and whoever made it: the services, the back
-office, a script. Each worker process listens on a connection of its own in a background thread
-and drops what it remembered about the consignment named; until then that worker answers the
-page and its polls from memory, without a query.
+database. On PostgreSQL, triggers announce on CHANNEL every change to a consignment's row,
+which every write under it touches (tracking.services bumps its revision), every change to a
+brand or a carrier (migrations 0006, 0008), and every change to an API key but its last_used
+(KEY and its hashed secret, migration 0008), in commit order and whoever made it: the services,
+the back office, a script. Each worker process listens on a connection of its own in a
+background thread and drops what it remembered under the key named; until then that worker
+answers from memory, without a query.
 
 What is remembered is trusted only while the listener is provably up to date. It sends itself a
 heartbeat through the channel every HEARTBEAT seconds; notifications arrive in commit order, so
@@ -15,9 +16,10 @@ hearing its own heartbeat back means every change committed before that heartbea
 been heard. If the last heartbeat heard was sent more than STALE_AFTER seconds ago, or the
 connection is lost, the pages read the database as before until the listener has caught up.
 
-The APIs never use this: a client that writes and then reads expects its write back at once,
-from whichever worker answers. SQLite has no notifications, so there (and in the tests, whose
-transactions never commit) the pages always read the database.
+The APIs never use this for consignments: a client that writes and then reads expects its
+write back at once, from whichever worker answers. They do for their keys (tracking.api.auth):
+a revoked key is refused once the revocation is heard. SQLite has no notifications, so there
+(and in the tests, whose transactions never commit) everything is read from the database.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from django.conf import settings
 from django.db import connections
 
 CHANNEL = "tracking_changes"
-EVERYTHING = "*"  # the payload that means "forget everything" (a brand changed)
+EVERYTHING = "*"  # the payload that means "forget everything" (a brand or carrier changed)
+KEY = "key:"  # a payload of KEY and an API key's hashed secret: that key changed
 HEARTBEAT = 0.5  # seconds between heartbeats
 STALE_AFTER = 2.0  # seconds after which an unheard heartbeat stops the remembering
 RETRY_AFTER = 1.0  # seconds before reconnecting a lost listener
@@ -44,7 +47,8 @@ log = logging.getLogger(__name__)
 
 
 class Memo:
-    """Values remembered by key (a consignment reference) until a change to it is heard."""
+    """Values remembered by key (a consignment reference, or KEY and an API key's hashed
+    secret) until a change to it is heard."""
 
     def __init__(self, connect: Callable[[], psycopg.Connection]):
         self.pid = os.getpid()
