@@ -30,6 +30,7 @@ from tracking.fields import (
     HTTP_URL,
     NAME_MAX,
     PACKAGE_REFERENCE,
+    POSTCODE_MAX,
     REFERENCE_ALPHABET,
     REFERENCE_MAX,
     TEXT_MAX,
@@ -241,7 +242,7 @@ class Consignment(models.Model):
     )
     brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="consignments")
     customer_reference = models.CharField(max_length=REFERENCE_MAX, blank=True)
-    destination_postcode = models.CharField(max_length=20, blank=True)
+    destination_postcode = models.CharField(max_length=POSTCODE_MAX, blank=True)
     destination_country = models.CharField(
         max_length=2,
         blank=True,

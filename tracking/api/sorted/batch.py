@@ -45,6 +45,33 @@ def json_type(value) -> str:
     return JSON_TYPE_NAMES.get(type(value), type(value).__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class TextKey:
+    """A text key of a batch item, as the reader checks it (schema.py documents it from this)."""
+
+    name: str
+    limit: int
+    required: bool
+    help: str | None = None
+
+
+# References: required and not blank.
+CARRIER_REFERENCE = TextKey(
+    "CarrierReference", NAME_MAX, True, "Your carrier code, e.g. CARRIER_X."
+)
+TRACKING_REFERENCE = TextKey(
+    "ConsignmentTrackingReference", REFERENCE_MAX, True, "Your tracking number of the leg."
+)
+PACKAGE_REFERENCE = TextKey(
+    "PackageReference", REFERENCE_MAX, True, "EP-XXX-XXX-XXX of a package the leg carries."
+)
+# An event's texts besides its TimeStamp and Code.
+DESCRIPTION = TextKey("Description", TEXT_MAX, True)
+SIGNED_BY = TextKey("SignedBy", NAME_MAX, False)
+LOCATION = TextKey("Location", NAME_MAX, False)
+EVENT_TEXTS = (DESCRIPTION, SIGNED_BY, LOCATION)
+
+
 @dataclass(slots=True)
 class PendingEvent:
     path: str
@@ -99,10 +126,11 @@ class BatchReader:
 
     # Field readers: each returns the value, or None after recording why it is unusable.
 
-    def text(self, item: dict, name: str, target: str, *, limit: int, required: bool):
+    def text(self, item: dict, key: TextKey, target: str):
+        name, limit = key.name, key.limit
         value = item.get(name)
         if value is None:
-            if required:
+            if key.required:
                 self.problem("Required", target, f"{name} is required.")
             return None
         if type(value) is not str:
@@ -123,13 +151,13 @@ class BatchReader:
             )
         return None
 
-    def reference(self, item: dict, name: str, target: str, *, limit: int) -> str | None:
-        value = self.text(item, name, target, limit=limit, required=True)
+    def reference(self, item: dict, key: TextKey, target: str) -> str | None:
+        value = self.text(item, key, target)
         if value is None:
             return None
         value = value.strip()
         if not value:
-            self.problem("Required", target, f"{name} must not be blank.")
+            self.problem("Required", target, f"{key.name} must not be blank.")
             return None
         return value
 
@@ -223,9 +251,7 @@ class BatchReader:
                 f"ConsignmentTrackingEvents, not {json_type(body)}.",
             )
             raise self.failure()
-        carrier_reference = self.reference(
-            body, "CarrierReference", "CarrierReference", limit=NAME_MAX
-        )
+        carrier_reference = self.reference(body, CARRIER_REFERENCE, "CarrierReference")
         if carrier_reference is not None and (
             carrier_reference.casefold() != self.key.carrier.code.casefold()
         ):
@@ -248,12 +274,7 @@ class BatchReader:
         return self.specs
 
     def read_consignment(self, target: str, item: dict) -> None:
-        number = self.reference(
-            item,
-            "ConsignmentTrackingReference",
-            f"{target}.ConsignmentTrackingReference",
-            limit=REFERENCE_MAX,
-        )
+        number = self.reference(item, TRACKING_REFERENCE, f"{target}.ConsignmentTrackingReference")
         if number is not None:
             self.numbers.append((f"{target}.ConsignmentTrackingReference", number))
         for package_path, package_item in self.objects(
@@ -263,10 +284,7 @@ class BatchReader:
             if self.package_count > MAX_BATCH_ITEMS:
                 raise too_large("PackageTrackingEvents", MAX_BATCH_ITEMS)
             reference = self.reference(
-                package_item,
-                "PackageReference",
-                f"{package_path}.PackageReference",
-                limit=REFERENCE_MAX,
+                package_item, PACKAGE_REFERENCE, f"{package_path}.PackageReference"
             )
             if reference is not None:
                 reference = reference.upper()
@@ -290,13 +308,9 @@ class BatchReader:
     def read_event(self, package: PendingPackage, target: str, item: dict) -> None:
         occurred_at = self.occurred_at(item, f"{target}.TimeStamp")
         code = self.code(item, f"{target}.Code")
-        description = self.text(
-            item, "Description", f"{target}.Description", limit=TEXT_MAX, required=True
-        )
-        signed_by = self.text(
-            item, "SignedBy", f"{target}.SignedBy", limit=NAME_MAX, required=False
-        )
-        location = self.text(item, "Location", f"{target}.Location", limit=NAME_MAX, required=False)
+        description = self.text(item, DESCRIPTION, f"{target}.Description")
+        signed_by = self.text(item, SIGNED_BY, f"{target}.SignedBy")
+        location = self.text(item, LOCATION, f"{target}.Location")
         # A bad optional field was recorded as a problem, which fails the batch anyway.
         if occurred_at is None or code is None or description is None:
             return

@@ -14,7 +14,15 @@ from rest_framework import serializers
 from tracking import fields as value_rules
 from tracking import status as rules
 from tracking.api import wire
-from tracking.api.sorted.batch import MAX_BATCH_EVENTS, MAX_BODY_BYTES
+from tracking.api.sorted.batch import (
+    CARRIER_REFERENCE,
+    EVENT_TEXTS,
+    MAX_BATCH_EVENTS,
+    MAX_BODY_BYTES,
+    PACKAGE_REFERENCE,
+    TRACKING_REFERENCE,
+    TextKey,
+)
 from tracking.api.sorted.shapes import (
     API_VERSION,
     CORRELATION_HEADER,
@@ -23,7 +31,6 @@ from tracking.api.sorted.shapes import (
     SortedFlattenedConsignmentSerializer,
     SortedTrackedConsignmentSerializer,
 )
-from tracking.fields import NAME_MAX, REFERENCE_MAX, TEXT_MAX
 
 TAG = "Sorted PRO tracking (/tracking)"
 
@@ -31,49 +38,61 @@ TAG = "Sorted PRO tracking (/tracking)"
 # -- The batch's request, as batch.py reads it --------------------------------------------------
 
 
-class SortedCarrierEventSerializer(serializers.Serializer):
-    TimeStamp = serializers.DateTimeField(
-        help_text="ISO-8601 with an offset (up to 7 fractional digits); "
-        f"{value_rules.event_window_text()}."
-    )
-    Code = serializers.CharField(
-        min_length=1,
-        max_length=rules.CODE_MAX_LENGTH,
-        help_text="e.g. DELIVERED or 'Out for delivery' (normalised to OUT_FOR_DELIVERY). "
-        "Unknown codes are stored and shown but change no status.",
-    )
-    Description = serializers.CharField(allow_blank=True, max_length=TEXT_MAX)
-    SignedBy = serializers.CharField(
-        required=False, allow_null=True, allow_blank=True, max_length=NAME_MAX
-    )
-    Location = serializers.CharField(
-        required=False, allow_null=True, allow_blank=True, max_length=NAME_MAX
+def _text(key: TextKey) -> serializers.CharField:
+    if key.required:
+        return serializers.CharField(allow_blank=True, max_length=key.limit, help_text=key.help)
+    return serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=key.limit, help_text=key.help
     )
 
 
-class SortedPackageTrackingEventsSerializer(serializers.Serializer):
-    PackageReference = serializers.CharField(
-        min_length=1,
-        max_length=REFERENCE_MAX,
-        help_text="EP-XXX-XXX-XXX of a package the leg carries.",
-    )
-    TrackingEvents = SortedCarrierEventSerializer(many=True)
+def _reference(key: TextKey) -> serializers.CharField:
+    return serializers.CharField(min_length=1, max_length=key.limit, help_text=key.help)
 
 
-class SortedConsignmentTrackingEventsSerializer(serializers.Serializer):
-    ConsignmentTrackingReference = serializers.CharField(
-        min_length=1, max_length=REFERENCE_MAX, help_text="Your tracking number of the leg."
-    )
-    PackageTrackingEvents = SortedPackageTrackingEventsSerializer(many=True)
+def _component(name: str, fields: dict) -> type[serializers.Serializer]:
+    return type(name, (serializers.Serializer,), fields)
 
 
-class SortedCarrierEventsSerializer(serializers.Serializer):
-    CarrierReference = serializers.CharField(
-        min_length=1, max_length=NAME_MAX, help_text="Your carrier code, e.g. CARRIER_X."
-    )
-    ConsignmentTrackingEvents = SortedConsignmentTrackingEventsSerializer(
-        many=True, help_text=f"At most {MAX_BATCH_EVENTS} TrackingEvents in all."
-    )
+SortedCarrierEventSerializer = _component(
+    "SortedCarrierEventSerializer",
+    {
+        "TimeStamp": serializers.DateTimeField(
+            help_text="ISO-8601 with an offset (up to 7 fractional digits); "
+            f"{value_rules.event_window_text()}."
+        ),
+        "Code": serializers.CharField(
+            min_length=1,
+            max_length=rules.CODE_MAX_LENGTH,
+            help_text="e.g. DELIVERED or 'Out for delivery' (normalised to OUT_FOR_DELIVERY). "
+            "Unknown codes are stored and shown but change no status.",
+        ),
+        **{key.name: _text(key) for key in EVENT_TEXTS},
+    },
+)
+SortedPackageTrackingEventsSerializer = _component(
+    "SortedPackageTrackingEventsSerializer",
+    {
+        PACKAGE_REFERENCE.name: _reference(PACKAGE_REFERENCE),
+        "TrackingEvents": SortedCarrierEventSerializer(many=True),
+    },
+)
+SortedConsignmentTrackingEventsSerializer = _component(
+    "SortedConsignmentTrackingEventsSerializer",
+    {
+        TRACKING_REFERENCE.name: _reference(TRACKING_REFERENCE),
+        "PackageTrackingEvents": SortedPackageTrackingEventsSerializer(many=True),
+    },
+)
+SortedCarrierEventsSerializer = _component(
+    "SortedCarrierEventsSerializer",
+    {
+        CARRIER_REFERENCE.name: _reference(CARRIER_REFERENCE),
+        "ConsignmentTrackingEvents": SortedConsignmentTrackingEventsSerializer(
+            many=True, help_text=f"At most {MAX_BATCH_EVENTS} TrackingEvents in all."
+        ),
+    },
+)
 
 
 # -- Errors and headers -------------------------------------------------------------------------
