@@ -1,10 +1,18 @@
-"""Root routes: the back office, the two APIs and the pages."""
+"""Root routes: the back office, the two APIs and the pages, and which face answers an error.
+
+Django asks the root URLconf for handler404 and handler500; each path's errors are answered by
+the face it belongs to, in that face's own envelope (an API's JSON, the pages' HTML).
+"""
 
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path
 from django.utils.functional import lazy
 from django.views.generic import RedirectView
+
+from tracking.api import consignly
+from tracking.api import sorted as sorted_api
+from tracking.pages import errors as pages
 
 # The pages come first: an open tracking page polls its own URL, so it is the busiest route.
 # No two groups share a path, so the order changes nothing else.
@@ -17,5 +25,28 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("tracking/favicon.ico"))),
 ]
 
-handler404 = "tracking.pages.errors.not_found"
-handler500 = "tracking.pages.errors.server_error"
+
+def _api_for(path: str):
+    if path.startswith("/v1/") or path == "/v1":
+        return consignly
+    if path.startswith("/tracking/") or path == "/tracking":
+        return sorted_api
+    return None
+
+
+def handler404(request, exception=None):
+    api = _api_for(request.path)
+    return pages.not_found(request, exception) if api is None else api.not_found(request)
+
+
+def handler500(request):
+    api = _api_for(request.path)
+    if api is None:
+        return pages.server_error(request)
+    if pages.database_unreachable():
+        if api is consignly:
+            answer = consignly.error_response(503, "Service Unavailable", [pages.UNAVAILABLE])
+        else:
+            answer = sorted_api.error_response(503, "ServiceUnavailable", pages.UNAVAILABLE)
+        return pages.unavailable(answer)
+    return api.server_error(request)

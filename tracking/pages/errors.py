@@ -1,4 +1,6 @@
-"""Site-wide error answers: each API in its own envelope, pages as HTML.
+"""The pages' own error answers, in HTML: not found, a server error, and the database out of
+reach. The root URLconf (config/urls.py) sends each path to its face's answers; these are the
+ones for everything that is not an API.
 
 A database that cannot be reached is not a bug in the request: it is answered 503 with
 Retry-After, so clients back off and load balancers can tell it from a crash. Persistent
@@ -13,49 +15,35 @@ from django.http import HttpResponse
 from django.template import loader
 from django.views import defaults
 
-from tracking.api import consignly
-from tracking.api import sorted as sorted_api
-
 RETRY_AFTER_SECONDS = 5
+UNAVAILABLE = "The service is briefly unavailable; please retry in a few seconds."
 
 
-def _api_for(path: str):
-    if path.startswith("/v1/") or path == "/v1":
-        return consignly
-    if path.startswith("/tracking/") or path == "/tracking":
-        return sorted_api
-    return None
+def database_unreachable() -> bool:
+    """Whether the exception being handled means the database is out of reach."""
+    return isinstance(sys.exc_info()[1], OperationalError | InterfaceError)
 
 
 def not_found(request, exception=None):
-    api = _api_for(request.path)
-    if api is not None:
-        return api.not_found(request)
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request):
-    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+    if database_unreachable():
         return service_unavailable(request)
-    api = _api_for(request.path)
-    if api is not None:
-        return api.server_error(request)
     return defaults.server_error(request)
 
 
 def service_unavailable(request):
-    api = _api_for(request.path)
-    message = "The service is briefly unavailable; please retry in a few seconds."
-    if api is consignly:
-        response = consignly.error_response(503, "Service Unavailable", [message])
-    elif api is sorted_api:
-        response = sorted_api.error_response(503, "ServiceUnavailable", message)
-    else:
-        try:
-            body = loader.get_template("503.html").render({"request": request})
-        except Exception:  # a missing or broken template must not turn a 503 into a 500
-            body = f"<!doctype html><title>Unavailable</title><h1>{message}</h1>"
-        response = HttpResponse(body, status=503)
+    try:
+        body = loader.get_template("503.html").render({"request": request})
+    except Exception:  # a missing or broken template must not turn a 503 into a 500
+        body = f"<!doctype html><title>Unavailable</title><h1>{UNAVAILABLE}</h1>"
+    return unavailable(HttpResponse(body, status=503))
+
+
+def unavailable(response: HttpResponse) -> HttpResponse:
+    """A 503 of any face, told when to retry and never kept."""
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response["Cache-Control"] = "no-store"
     return response
