@@ -169,7 +169,7 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
     # next request connects afresh, so service resumes as soon as the server is back.
     _db["CONN_MAX_AGE"] = 600
     _db["CONN_HEALTH_CHECKS"] = False
-    # The hot queries are the same every time (tracking.prepared); planning the timeline's
+    # The hot queries are the same every time (tracking.db.prepared); planning the timeline's
     # joins costs PostgreSQL ten times what running them does, so let psycopg prepare a
     # statement on its connection after it has run a few times. (Behind PgBouncer in
     # transaction mode this must be off: set PGBOUNCER=1.)
