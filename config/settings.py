@@ -239,7 +239,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # whitenoise's CompressedManifestStaticFilesStorage, compressing each content once.
-    "staticfiles": {"BACKEND": "config.staticfiles.CompressedOnceManifestStaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "tracking.pages.staticfiles.CompressedOnceManifestStaticFilesStorage"
+    },
 }
 # A file missing from the manifest (collectstatic not yet run) is served under its plain name
 # rather than failing the page with a 500.

@@ -1,4 +1,5 @@
-"""collectstatic with config.staticfiles: each content compressed once, and only when it changed."""
+"""collectstatic with tracking.pages.staticfiles: each content compressed once, only when it
+changed."""
 
 import os
 
@@ -23,7 +24,9 @@ def project(tmp_path, settings, monkeypatch):
     settings.STATICFILES_FINDERS = ["django.contrib.staticfiles.finders.FileSystemFinder"]
     settings.STORAGES = {
         **settings.STORAGES,
-        "staticfiles": {"BACKEND": "config.staticfiles.CompressedOnceManifestStaticFilesStorage"},
+        "staticfiles": {
+            "BACKEND": "tracking.pages.staticfiles.CompressedOnceManifestStaticFilesStorage"
+        },
     }
     compressed = []
     original = Compressor.compress_brotli
