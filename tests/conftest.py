@@ -91,7 +91,7 @@ def test_settings(settings):
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     # A test's writes are rolled back, never committed, so PostgreSQL never announces them;
-    # tests/test_changes.py turns the memo on with committed writes.
+    # tests/db/test_changes.py turns the memo on with committed writes.
     settings.TIMELINE_MEMO = False
 
 
