@@ -3,7 +3,8 @@
 Labels in the active language, local times in the brand's time zone, the stepper, which
 details the viewer may see: templates only loop and print. No queries and no URL routing
 here: the data comes from a Timeline loaded through tracking.access (the head, then the legs
-with their events on first use), and the addresses from the `Links` the view hands in.
+with their events on first use), and the addresses from the `Links` the view hands in
+(tracking.pages.links). The lookup form's page, which has no consignment, is `lookup`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.utils import formats
@@ -23,6 +23,7 @@ from django.utils.translation import pgettext
 from tracking import status as rules
 from tracking.models import Brand
 from tracking.pages.icons import ICONS, status_icon
+from tracking.pages.links import LanguageLink, Links, language_links, with_language, with_query
 from tracking.status import Stage, Status
 from tracking.timeline import EventRow, LegRow, PackageTimeline, Timeline
 
@@ -107,14 +108,6 @@ def _humanise_code(code: str) -> str:
 
 
 # -- What the template receives -----------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LanguageLink:
-    code: str
-    name: str
-    url: str
-    current: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,38 +229,6 @@ class TrackingPage:
 
 
 # -- Building it ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Links:
-    """The paths a page links to, reversed by the view: present never routes. Query
-    parameters (the language, the embed's parent and access) are added here."""
-
-    home: str  # the lookup form
-    lookup: str = ""  # where the lookup form posts
-    page: str = ""  # this consignment's page on this surface: the site's, or the embed's
-    verify: str = ""  # where its postcode form posts
-    site_page: str = ""  # the site's page of the consignment (the embed's "full page" link)
-    theme: str = ""  # the brand's colour stylesheet
-
-
-def with_query(url: str, **params: str | None) -> str:
-    """`url` with the given query parameters, leaving out empty ones."""
-    present = {name: value for name, value in params.items() if value}
-    return f"{url}?{urlencode(present)}" if present else url
-
-
-def with_language(url: str, language: str | None) -> str:
-    return with_query(url, lang=language)
-
-
-def language_links(path: str, current: str, **keep: str | None) -> list[LanguageLink]:
-    return [
-        LanguageLink(
-            code=code, name=name, url=with_query(path, lang=code, **keep), current=code == current
-        )
-        for code, name in settings.LANGUAGES
-    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -583,53 +544,4 @@ def tracking_page(
         )
         if embedded
         else None,
-    )
-
-
-# -- The pages without a consignment -----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LookupPage:
-    title: str
-    languages: list[LanguageLink]
-    action: str
-    token: str
-    reference: str
-    postcode: str
-    error: str
-    postcode_error: str
-    icons: dict = field(default_factory=lambda: ICONS)
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-
-
-def typed_back(value: object, limit: int = 40) -> str:
-    """What a visitor typed, safe to show again in a form (autoescape does the HTML part)."""
-    if not isinstance(value, str):
-        return ""
-    return _CONTROL.sub("", value).strip()[:limit]
-
-
-def lookup_page(
-    *,
-    links: Links,
-    language: str,
-    lang_in_url: bool,
-    token: str,
-    reference: str = "",
-    postcode: str = "",
-    error: str = "",
-    postcode_error: str = "",
-) -> LookupPage:
-    return LookupPage(
-        title=_("Track your parcel"),
-        languages=language_links(links.home, language),
-        action=with_language(links.lookup, language if lang_in_url else None),
-        token=token,
-        reference=typed_back(reference),
-        postcode=typed_back(postcode, 20),
-        error=error,
-        postcode_error=postcode_error,
     )

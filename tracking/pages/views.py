@@ -3,8 +3,9 @@ and inside a brand's iframe), postcode verification, and the brand's colour styl
 
 Each view loads through tracking.access, asks `verification` whether the visitor proved the
 postcode, describes what it is about to send as a `caching.Representation` (its ETag and its
-cache key), and renders what `present` prepared. The two POST forms are exempt from Django's
-cookie-based CSRF check on purpose; `verification` explains what protects them instead.
+cache key), and renders what `present` (or, for the lookup form, `lookup`) prepared. The two
+POST forms are exempt from Django's cookie-based CSRF check on purpose; `verification`
+explains what protects them instead.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ from django_htmx.http import HttpResponseStopPolling
 from tracking import access, ratelimit
 from tracking.fields import CONSIGNMENT_REFERENCE
 from tracking.models import Brand
-from tracking.pages import present, theme, verification
+from tracking.pages import links, present, theme, verification
 from tracking.pages.caching import Representation, unless_fresh
 from tracking.pages.icons import ICONS
+from tracking.pages.lookup import lookup_page
 from tracking.pages.verification import Outcome
 from tracking.timeline import Timeline
 
@@ -293,9 +295,9 @@ def _context(
     return {"page": page}
 
 
-def _links(timeline: Timeline, surface: Surface) -> present.Links:
+def _links(timeline: Timeline, surface: Surface) -> links.Links:
     kwargs = {"reference": timeline.consignment.reference}
-    return present.Links(
+    return links.Links(
         home=reverse("home"),
         page=reverse(surface.route, kwargs=kwargs),
         verify=reverse("embed-verify" if surface.embedded else "verify", kwargs=kwargs),
@@ -342,7 +344,7 @@ def _verify(request: HttpRequest, reference: str, *, embedded: bool) -> HttpResp
         return timeline
     language = _language_for(request, timeline.brand)
     surface = _embed_surface(request, timeline) if embedded else SITE
-    back = present.with_query(
+    back = links.with_query(
         reverse(surface.route, kwargs={"reference": timeline.consignment.reference}),
         lang=language if _lang_in_url(request) else None,
         parent=surface.parent,
@@ -456,7 +458,7 @@ def _tidy_reference(raw: str) -> str | None:
 
 def _page_url(request: HttpRequest, timeline: Timeline) -> str:
     path = reverse("consignment", kwargs={"reference": timeline.consignment.reference})
-    return present.with_language(path, _url_language(request))
+    return links.with_language(path, _url_language(request))
 
 
 def _see_other(url: str) -> HttpResponse:
@@ -521,8 +523,8 @@ def _lookup(
     error: str = "",
     postcode_error: str = "",
 ) -> HttpResponse:
-    page = present.lookup_page(
-        links=present.Links(home=reverse("home"), lookup=reverse("lookup")),
+    page = lookup_page(
+        links=links.Links(home=reverse("home"), lookup=reverse("lookup")),
         language=translation.get_language(),
         lang_in_url=_lang_in_url(request),
         token=verification.form_token(verification.LOOKUP_FORM),
@@ -549,7 +551,7 @@ def _problem(
     context = {
         "title": title,
         "message": message,
-        "link": link or present.with_language(reverse("home"), _url_language(request)),
+        "link": link or links.with_language(reverse("home"), _url_language(request)),
         "link_text": link_text or _("Track a parcel"),
         "brand": present.brand_view(brand, _theme_url(brand)) if brand else None,
         "icons": ICONS,

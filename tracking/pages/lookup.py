@@ -1,0 +1,59 @@
+"""What the lookup form shows: the page without a consignment, where a visitor types a
+reference and a postcode. What they typed comes back cleaned, for the form to show again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext as _
+
+from tracking.pages.icons import ICONS
+from tracking.pages.links import LanguageLink, Links, language_links, with_language
+
+
+@dataclass(frozen=True)
+class LookupPage:
+    title: str
+    languages: list[LanguageLink]
+    action: str
+    token: str
+    reference: str
+    postcode: str
+    error: str
+    postcode_error: str
+    icons: dict = field(default_factory=lambda: ICONS)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def typed_back(value: object, limit: int = 40) -> str:
+    """What a visitor typed, safe to show again in a form (autoescape does the HTML part)."""
+    if not isinstance(value, str):
+        return ""
+    return _CONTROL.sub("", value).strip()[:limit]
+
+
+def lookup_page(
+    *,
+    links: Links,
+    language: str,
+    lang_in_url: bool,
+    token: str,
+    reference: str = "",
+    postcode: str = "",
+    error: str = "",
+    postcode_error: str = "",
+) -> LookupPage:
+    return LookupPage(
+        title=_("Track your parcel"),
+        languages=language_links(links.home, language),
+        action=with_language(links.lookup, language if lang_in_url else None),
+        token=token,
+        reference=typed_back(reference),
+        postcode=typed_back(postcode, 20),
+        error=error,
+        postcode_error=postcode_error,
+    )
