@@ -1,12 +1,12 @@
 """What one answer of the tracking page represents, and the conditional answers it allows.
 
 A `Representation` names everything a rendered page or live region depends on, once per
-request: the consignment's version (every stored event), the brand's revision (every brand
-change, bumped by a trigger: migration 0007), the code that renders it (CODE_REVISION), the
-surface (the site, or an embed for one parent origin), the language and whether the URL chose
-it, the privacy tier, page or live region, the form token's hour, the brand's local day and
-the poll interval. Its digest is both the ETag and the key under which the anonymous body is
-kept (Timeline.cached), so the validator and the cache cannot disagree.
+request: the consignment's version (every write under it moves it on), the brand's revision
+(every brand change, bumped by a trigger: migration 0007), the code that renders it
+(CODE_REVISION), the surface (the site, or an embed for one parent origin), the language and
+whether the URL chose it, the privacy tier, page or live region, the form token's hour, the
+brand's local day and the poll interval. Its digest is both the ETag and the key under which
+the anonymous body is kept (Timeline.cached), so the validator and the cache cannot disagree.
 """
 
 from __future__ import annotations

@@ -3,9 +3,14 @@ reach. The root URLconf (config/urls.py) sends each path to its face's answers; 
 ones for everything that is not an API.
 
 A database that cannot be reached is not a bug in the request: it is answered 503 with
-Retry-After, so clients back off and load balancers can tell it from a crash. Persistent
-connections are health-checked at the start of each request, so service resumes by itself as
-soon as the database is back.
+Retry-After, so clients back off and load balancers can tell it from a crash. Service resumes
+by itself once the database is back, and nothing checks a connection before each request
+(config/settings.py). On PostgreSQL a worker keeps its connection for up to ten minutes with
+Django's health check off: a connection that broke fails the request that meets it (a 503),
+is closed when that request ends, and the next request connects afresh. On SQLite the check
+is on but is no round trip (Django's SQLite backend always reports its connection usable):
+there is no server to lose, and a locked or unreadable file is simply tried again by the
+next request.
 """
 
 import sys

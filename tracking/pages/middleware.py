@@ -53,7 +53,8 @@ class PermissionsPolicyMiddleware:
 
 
 class PageGZipMiddleware(GZipMiddleware):
-    """Django's GZipMiddleware for HTML only: a tracking page shrinks from 37 to 5 KB.
+    """Django's GZipMiddleware for HTML only: the typical tracking page (bench/build_data.py's
+    EC-BEN-000-001: 2 packages, 2 legs, 30 events) shrinks from 61 KB to under 5 KB.
 
     BREACH needs a secret and text an attacker chooses in the same compressed body: the pages
     reflect nothing chosen elsewhere beside the recipient's details (and a cross-site POST is

@@ -18,8 +18,9 @@ cookie-based check and carry their own protection instead:
 Wrong postcodes are rate-limited per client address and per consignment, shared across
 workers (tracking.ratelimit). Both limits are checked before comparing, so once a limit is
 reached even the right postcode is refused until the window ends. The views hand in what is
-needed (the session, the client's address, the Origin and the token): nothing here reads or
-writes a request.
+needed (the session, the client's address, the Origin and the token): apart from
+`allowed_origins`, which reads this site's own origin from it, nothing here reads or writes a
+request.
 """
 
 from __future__ import annotations
