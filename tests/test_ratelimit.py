@@ -1,10 +1,13 @@
 """Rate limits shared across processes: Redis when configured, else the database."""
 
+import contextlib
 import datetime as dt
 import threading
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tests.factories import postgres_only
 from tests.helpers import run_threads
@@ -106,3 +109,60 @@ def test_old_counters_are_swept_on_request(settings):
         ratelimit.hit("test", "here", "5/m")
         call_command("sweepratelimits", stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert RateCounter.objects.count() == 1
+
+
+# -- Reserved shares of a large allowance --------------------------------------------------------
+
+
+@contextlib.contextmanager
+def worker(leases: dict):
+    """Hits made inside count as one gunicorn worker's: its own unspent reservations."""
+    saved = ratelimit._leases
+    ratelimit._leases = leases
+    try:
+        yield
+    finally:
+        ratelimit._leases = saved
+
+
+def test_limits_under_two_thousand_are_counted_one_hit_at_a_time(backend):
+    assert ratelimit.Rate.parse("1999/m").lease == 1
+    with time_machine.travel(1_800_000_000, tick=False):
+        decisions = [ratelimit.hit("test", "a", "1999/m") for _ in range(5)]
+    assert [d.count for d in decisions] == [1, 2, 3, 4, 5]
+    assert not ratelimit._leases
+
+
+def test_a_large_allowance_costs_one_statement_per_reserved_share(settings):
+    settings.REDIS_URL = ""
+    assert ratelimit.Rate.parse("100000/m").lease == 100
+    with time_machine.travel(1_800_000_000, tick=False), CaptureQueriesContext(connection) as q:
+        assert all(ratelimit.hit("test", "a", "100000/m").allowed for _ in range(250))
+    assert len(q.captured_queries) == 3
+    assert RateCounter.objects.get().count == 300  # reserved, whether spent or not
+
+
+def test_reserved_shares_never_let_a_client_past_its_limit(backend):
+    # Four workers, each reserving 2 of 2,500 at a time, taking turns until every one refuses.
+    workers = [{} for _ in range(4)]
+    allowed = 0
+    with time_machine.travel(1_800_000_000, tick=False):
+        while True:
+            turn = []
+            for leases in workers:
+                with worker(leases):
+                    turn.append(ratelimit.hit("test", "a", "2500/m").allowed)
+            allowed += sum(turn)
+            if not any(turn):
+                break
+    # Never more than the limit; short of it by at most one unspent share per other worker.
+    assert 2500 - 3 <= allowed <= 2500
+
+
+def test_a_share_reserved_in_one_window_is_not_spent_in_the_next(settings):
+    settings.REDIS_URL = ""
+    with time_machine.travel(1_800_000_000, tick=False):
+        ratelimit.hit("test", "a", "5000/m")  # reserves 5: this hit and 4 more
+    with time_machine.travel(1_800_000_061, tick=False), CaptureQueriesContext(connection) as q:
+        assert ratelimit.hit("test", "a", "5000/m").count == 5
+    assert len(q.captured_queries) == 1
