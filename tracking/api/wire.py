@@ -94,10 +94,11 @@ def field_errors(error: DjangoValidationError, names: Mapping[str, str], *, path
 def read_json(view, *, limit: int):
     """A request's JSON body, read from the stream under `limit` bytes, not Django's.
 
-    request.data would go through HttpRequest.body, which refuses anything over
-    DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB, right for forms) with an HTML 400. Raises
-    exceptions.ParseError for an empty body or bad JSON, PayloadTooLarge over `limit` (known
-    from Content-Length, before anything is read) and UnsupportedMediaType for another type."""
+    request.data would go through HttpRequest.body, whose limit is the forms' setting
+    (DATA_UPLOAD_MAX_MEMORY_SIZE) for every API alike; each API names its own here. Raises
+    EmptyBody (a ParseError) for an empty body, which an API may read as something else,
+    exceptions.ParseError for bad JSON, PayloadTooLarge over `limit` (known from
+    Content-Length, before anything is read) and UnsupportedMediaType for another type."""
     request = view.request
     length = request.META.get("CONTENT_LENGTH") or "0"
     if not length.isdigit() or int(length) == 0:

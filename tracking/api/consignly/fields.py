@@ -24,6 +24,9 @@ from tracking import services
 from tracking import status as rules
 from tracking.fields import EMAIL_MAX, NAME_MAX, POSTCODE_MAX, REFERENCE_MAX, TEXT_MAX, URL_MAX
 
+# The largest request body /v1 reads: 2.5 MiB, as it always has (Django's default
+# DATA_UPLOAD_MAX_MEMORY_SIZE), whatever the forms' setting says.
+BODY_MAX = 5 * 1024 * 1024 // 2
 PACKAGES_MAX = 500
 SEQUENCE_MAX = 10_000  # services._check_sequence
 STATUS_HELP = ", ".join(f"{int(s)} {name}" for s, name in rules.STATUS_NAMES.items())

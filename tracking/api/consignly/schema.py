@@ -16,6 +16,7 @@ from rest_framework import serializers
 
 from tracking.api import wire
 from tracking.api.consignly.fields import (
+    BODY_MAX,
     CREATED_CONSIGNMENT,
     CREATED_TRACKING,
     ConsignlyConsignmentDetailSerializer,
@@ -58,7 +59,7 @@ ERRORS = {
 BAD_INPUT = {400: _error("Validation Failed: each message names the field and the rule.")}
 BAD_BODY = {
     **BAD_INPUT,
-    413: _error("The body is larger than the server accepts (2.5 MB)."),
+    413: _error(f"The body is larger than the server accepts ({BODY_MAX / 1024 / 1024:g} MB)."),
     415: _error("The body was not sent as application/json."),
 }
 NOT_MODIFIED = OpenApiResponse(description="Not modified: nothing changed, nothing stored.")

@@ -37,6 +37,7 @@ from tracking.api.auth import (
 )
 from tracking.api.consignly import schema as docs
 from tracking.api.consignly.fields import (
+    BODY_MAX,
     ConsignlyConsignmentDetailSerializer,
     ConsignlyConsignmentSerializer,
     ConsignlyEventSerializer,
@@ -291,13 +292,20 @@ def _found(what: str, load, *args, **kwargs):
         raise exceptions.NotFound(f"{what} not found.") from None
 
 
-def _read(request, serializer_class) -> dict:
-    """The validated body. A body without a Content-Type is refused rather than ignored."""
+def _read(view, serializer_class) -> dict:
+    """The validated body, read by the shared reader (wire.read_json). A body without a
+    Content-Type is refused rather than ignored; an empty one is an empty object, so the
+    answer names the fields it lacks."""
+    request = view.request
     if not request.content_type and request.stream is not None:
         raise exceptions.UnsupportedMediaType("")
-    if not isinstance(request.data, dict):
+    try:
+        data = wire.read_json(view, limit=BODY_MAX)
+    except wire.EmptyBody:
+        data = {}
+    if not isinstance(data, dict):
         raise serializers.ValidationError(["The request body must be a JSON object."])
-    serializer = serializer_class(data=request.data)
+    serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
@@ -387,7 +395,7 @@ class TrackingViewSet(mixins.ListModelMixin, ConsignlyViewSet):
         consignment = _found(
             "Consignment", access.consignment_for_key, request.auth, kwargs["consignmentId"]
         )
-        body = _read(request, ConsignlyTrackingChangeSerializer)
+        body = _read(self, ConsignlyTrackingChangeSerializer)
         leg = services.add_leg(
             consignment=consignment,
             source=SOURCE,
@@ -423,14 +431,14 @@ class TrackingViewSet(mixins.ListModelMixin, ConsignlyViewSet):
     def update(self, request, *args, **kwargs):
         leg = self._leg()
         changed = services.update_leg(
-            leg=leg, source=SOURCE, **_read(request, ConsignlyTrackingChangeSerializer)
+            leg=leg, source=SOURCE, **_read(self, ConsignlyTrackingChangeSerializer)
         )
         return Response(status=200 if changed else 304)
 
     @action(detail=True, methods=["post"], url_path="event", url_name="event")
     def event(self, request, *args, **kwargs):
         leg = self._leg()
-        body = _read(request, ConsignlyEventSerializer)
+        body = _read(self, ConsignlyEventSerializer)
         package = self._package(leg, body.get("package_reference"))
         code = body.get("code") or rules.code_for_status(body["status"])
         description = body.get("description") or ""
@@ -507,7 +515,7 @@ class ConsignmentViewSet(mixins.ListModelMixin, ConsignlyViewSet):
         return access.consignments_for_key(self.request.auth).order_by("created_utc", "id")
 
     def create(self, request, *args, **kwargs):
-        body = _read(request, ConsignlyNewConsignmentSerializer)
+        body = _read(self, ConsignlyNewConsignmentSerializer)
         if body.get("reference") or any(p.get("reference") for p in body["packages"]):
             _check_lookup_allowance(request)
         destination = body["destination"]
