@@ -1,0 +1,118 @@
+"""Staff input, checked before any service sees it: an event by the rules the APIs apply (its
+code, the event-time window, a package its leg carries), a leg's packages within its own
+consignment, a key with one owner (a brand or a carrier) and an expiry still to come."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from tracking import services
+from tracking import status as rules
+from tracking.fields import check_event_time
+from tracking.models import ApiKey, Package, TrackingEvent, TrackingRecord
+
+# Who carries a leg and how to follow it: edited on the leg's page and in its consignment's
+# inline alike.
+LEG_CARRIER_FIELDS = [
+    "carrier",
+    "carrier_name",
+    "carrier_service_name",
+    "tracking_number",
+    "tracking_url",
+]
+
+
+class LegAdminForm(forms.ModelForm):
+    class Meta:
+        model = TrackingRecord
+        fields = [
+            "consignment",
+            "sequence",
+            *LEG_CARRIER_FIELDS,
+            "integration_name",
+            "packages",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        consignment_id = self.instance.consignment_id if self.instance.pk else None
+        if "packages" in self.fields:
+            self.fields["packages"].queryset = Package.objects.filter(consignment_id=consignment_id)
+
+    def clean(self):
+        data = super().clean()
+        packages, consignment = data.get("packages"), data.get("consignment")
+        if packages and consignment and any(p.consignment_id != consignment.pk for p in packages):
+            raise ValidationError({"packages": "Choose packages of this leg's consignment."})
+        return data
+
+
+class EventAddForm(forms.ModelForm):
+    """Staff add an event through services.record_event, exactly as an API client would."""
+
+    status = forms.TypedChoiceField(
+        choices=[("", "(from the code)"), *rules.STATUS_CHOICES],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    code = forms.CharField(
+        required=False,
+        max_length=rules.CODE_MAX_LENGTH,
+        help_text="e.g. DELIVERED or OUT_FOR_DELIVERY; leave blank to use the status's code.",
+    )
+    occurred_at = forms.SplitDateTimeField(
+        widget=admin.widgets.AdminSplitDateTime, initial=timezone.now
+    )
+
+    class Meta:
+        model = TrackingEvent
+        fields = [
+            "tracking_record",
+            "package",
+            "status",
+            "code",
+            "description",
+            "location",
+            "signed_by",
+            "occurred_at",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("status") is None and not data.get("code"):
+            raise ValidationError("Give a status, a code, or both.")
+        if data.get("code"):
+            try:
+                data["code"] = rules.normalise_code(data["code"])
+            except ValueError as error:
+                self.add_error("code", f"Code {error}.")
+        leg, package = data.get("tracking_record"), data.get("package")
+        if leg and package and not leg.carries(package):
+            self.add_error("package", "Choose a package this leg carries.")
+        if data.get("occurred_at"):
+            problem = check_event_time(data["occurred_at"], timezone.now())
+            if problem is not None:
+                self.add_error("occurred_at", services.rule_message(problem))
+        return data
+
+
+class ApiKeyAddForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ["name", "brand", "carrier", "expires_at"]
+        help_texts = {
+            "brand": "For a client key (a shop or warehouse system): its brand.",
+            "carrier": "For a carrier key: the carrier whose legs it may post events for.",
+        }
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("brand")) == bool(data.get("carrier")):
+            raise ValidationError("Choose either a brand (client key) or a carrier (carrier key).")
+        if data.get("expires_at") and data["expires_at"] <= timezone.now():
+            self.add_error("expires_at", "Choose a time in the future.")
+        return data
