@@ -112,7 +112,9 @@ class TestCreateConsignment:
 
     def test_a_collision_of_random_references_draws_again(self, brand, consignment, monkeypatch):
         draws = iter([consignment.reference, "EC-NEW-REF-000"])
-        monkeypatch.setattr(services, "new_reference", lambda prefix: next(draws))
+        monkeypatch.setattr(
+            "tracking.services.consignments.new_reference", lambda prefix: next(draws)
+        )
         created = services.create_consignment(brand=brand, packages=[PackageSpec("EP-AAA-000-001")])
         assert created.reference == "EC-NEW-REF-000"
 
