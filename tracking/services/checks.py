@@ -29,6 +29,10 @@ def rule_message(problem: fields.Problem) -> str:
             return "must be between {} and {}".format(*problem.limit)
         case fields.NOT_URL:
             return "must be an http:// or https:// URL"
+        case fields.BAD_SHAPE if problem.limit == "country":
+            return "must be a two-letter ISO country code"
+        case fields.BAD_SHAPE:
+            return f"must look like {problem.limit}-XXX-XXX-XXX"
         case fields.NO_OFFSET:
             return "must include a UTC offset"
         case fields.TOO_EARLY:
@@ -52,6 +56,14 @@ def check_url(field_name: str, value: str) -> None:
 
 def check_occurred_at(field_name: str, value: dt.datetime, now: dt.datetime) -> None:
     _refuse(field_name, fields.check_event_time(value, now))
+
+
+def check_country(field_name: str, value: str) -> None:
+    _refuse(field_name, fields.check_country(value))
+
+
+def check_reference(field_name: str, value: str, prefix: str) -> None:
+    _refuse(field_name, fields.check_reference(value, prefix))
 
 
 def check_code(field_name: str, value: str) -> str:

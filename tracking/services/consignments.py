@@ -15,10 +15,10 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tracking.fields import canonical_reference
 from tracking.models import (
-    CONSIGNMENT_REFERENCE,
     NAME_MAX,
-    PACKAGE_REFERENCE,
+    POSTCODE_MAX,
     REFERENCE_MAX,
     TEXT_MAX,
     Brand,
@@ -26,7 +26,7 @@ from tracking.models import (
     Package,
     new_reference,
 )
-from tracking.services.checks import check_length
+from tracking.services.checks import check_country, check_length, check_reference
 
 REFERENCE_ATTEMPTS = 8
 
@@ -56,32 +56,31 @@ def create_consignment(
     if not packages:
         raise ValidationError({"packages": "must list at least one package"})
     check_length("customer_reference", customer_reference, REFERENCE_MAX)
-    check_length("destination_postcode", destination_postcode, 20)
+    check_length("destination_postcode", destination_postcode, POSTCODE_MAX)
     check_length("destination_town", destination_town, NAME_MAX)
     check_length("destination_address", destination_address, NAME_MAX)
     check_length("recipient_name", recipient_name, NAME_MAX)
     destination_country = destination_country.strip().upper()
-    if destination_country and not (
-        len(destination_country) == 2 and destination_country.isascii()
-    ):
-        raise ValidationError({"destination_country": "must be a two-letter ISO country code"})
+    if destination_country:
+        check_country("destination_country", destination_country)
     if recipient_email:
         try:
             validate_email(recipient_email)
         except ValidationError:
             raise ValidationError({"recipient_email": "must be an email address"}) from None
 
-    wanted = [spec.reference.strip().upper() for spec in packages if spec.reference]
+    wanted = [canonical_reference(spec.reference) for spec in packages if spec.reference]
     if len(set(wanted)) != len(wanted):
         raise ValidationError({"packages": "package references must be unique"})
     for index, spec in enumerate(packages):
         check_length(f"packages[{index}].description", spec.description, TEXT_MAX)
-        if spec.reference and not PACKAGE_REFERENCE.match(spec.reference.strip().upper()):
-            raise ValidationError({f"packages[{index}].reference": "must look like EP-XXX-XXX-XXX"})
+        if spec.reference:
+            check_reference(
+                f"packages[{index}].reference", canonical_reference(spec.reference), "EP"
+            )
     if reference:
-        reference = reference.strip().upper()
-        if not CONSIGNMENT_REFERENCE.match(reference):
-            raise ValidationError({"reference": "must look like EC-XXX-XXX-XXX"})
+        reference = canonical_reference(reference)
+        check_reference("reference", reference, "EC")
 
     # A reference held by any brand is refused, and only the first one found is named: each
     # refusal tells the caller that someone holds it, so callers count them as lookups (the
@@ -91,7 +90,7 @@ def create_consignment(
             Package.objects.filter(reference__in=wanted).values_list("reference", flat=True)
         )
         for index, spec in enumerate(packages):
-            if spec.reference and (canonical := spec.reference.strip().upper()) in taken:
+            if spec.reference and (canonical := canonical_reference(spec.reference)) in taken:
                 raise _reference_in_use(f"packages[{index}].reference", canonical)
     if reference and Consignment.objects.filter(reference=reference).exists():
         raise _reference_in_use("reference", reference)
@@ -120,7 +119,7 @@ def create_consignment(
             f"packages[{sequence - 1}].reference",
             Package(
                 consignment=consignment,
-                reference=(spec.reference or "").strip().upper(),
+                reference=canonical_reference(spec.reference or ""),
                 description=spec.description,
                 sequence=sequence,
             ),
