@@ -162,7 +162,12 @@ def _insert_sql(vendor: str, names: tuple[str, ...], count: int) -> str:
     columns = ", ".join(ops.quote_name(f.column) for f in fields)
     identity = ops.quote_name(meta.get_field("identity").column)
     if vendor == "postgresql":
-        arrays = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)
+        # %b sends each array in psycopg's binary format: the text format quotes every
+        # element through a regular expression, which cost a 1,000-event batch a third of its
+        # Python time. Binding on the client (PGBOUNCER=1) has text only.
+        binary = connection.settings_dict["OPTIONS"].get("server_side_binding")
+        mark = "%b" if binary else "%s"
+        arrays = ", ".join(f"{mark}::{f.cast_db_type(connection)}[]" for f in fields)
         return (
             f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) "
             f"ON CONFLICT DO NOTHING RETURNING {identity}"
