@@ -105,7 +105,7 @@ django.setup()
 from django.db import connection, transaction
 found = {}
 with connection.cursor() as cursor:
-    for pragma in ("journal_mode", "synchronous", "busy_timeout"):
+    for pragma in ("journal_mode", "synchronous", "busy_timeout", "wal_autocheckpoint"):
         cursor.execute(f"PRAGMA {pragma}")
         found[pragma] = cursor.fetchone()[0]
 with transaction.atomic():
@@ -134,6 +134,7 @@ def test_sqlite_runs_in_wal_mode_with_immediate_transactions(tmp_path):
         "journal_mode": "wal",
         "synchronous": 1,  # NORMAL: safe with WAL, one fsync per checkpoint
         "busy_timeout": 20_000,
+        "wal_autocheckpoint": 10_000,  # pages: a few carrier batches between checkpoints
         "write_lock_at_begin": "database is locked",
     }
 
