@@ -1,7 +1,7 @@
 """What the data is: brands, carriers, consignments, packages, legs, events and API keys.
 
 The database enforces the shape (status ranges, unique references, one stored copy of each
-event); the rules that change several rows at once live in services.py.
+event); the rules that change several rows at once live in tracking/services/.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The Consignly-compatible tracking API under /v1: its error envelope, paging and views.
 
 Shapes follow specs/consignly-tracking.txt (fields.py); reads go through access.py and the
-Timeline, writes through services.py; the OpenAPI text is schema.py's.
+Timeline, writes through tracking.services; the OpenAPI text is schema.py's.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX = 25, 500
 PAGE_INDEX_MAX = 2**31 - 1  # Consignly documents PageIndex as int32
 SEARCH_MAX = 200
 
-# services.py names fields as the models do; errors must name them as the wire does.
+# tracking.services names fields as the models do; errors must name them as the wire does.
 WIRE_NAMES = {
     "carrier_name": "carrierName",
     "tracking_number": "trackingNumber",
