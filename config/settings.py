@@ -186,15 +186,13 @@ else:
         f"DATABASE_URL must point at SQLite or PostgreSQL, not {_db['ENGINE']!r}."
     )
 
-# On PostgreSQL the customer pages remember timeline heads, and the APIs their keys, per
-# process until the database announces a change (tracking/db/changes.py). That needs LISTEN
-# on a direct connection, which PgBouncer's transaction mode does not pass on; TIMELINE_MEMO=0
-# turns it off.
-TIMELINE_MEMO = (
-    _db["ENGINE"] == "django.db.backends.postgresql"
-    and not env_bool("PGBOUNCER")
-    and env_bool("TIMELINE_MEMO", default=True)
-)
+# The customer pages remember timeline heads, and the APIs their keys, per process: on
+# PostgreSQL until the database announces a change, on SQLite while the database has not
+# changed at all (tracking/db/changes.py). Announcements need LISTEN on a direct connection,
+# which PgBouncer's transaction mode does not pass on; TIMELINE_MEMO=0 turns it off.
+TIMELINE_MEMO = not (
+    _db["ENGINE"] == "django.db.backends.postgresql" and env_bool("PGBOUNCER")
+) and env_bool("TIMELINE_MEMO", default=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

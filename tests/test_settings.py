@@ -142,13 +142,15 @@ def test_sqlite_runs_in_wal_mode_with_immediate_transactions(tmp_path):
 @pytest.mark.parametrize(
     ("env", "remembered"),
     [
-        ({"DATABASE_URL": "sqlite:///x.sqlite3"}, "False"),
+        ({"DATABASE_URL": "sqlite:///x.sqlite3"}, "True"),
+        ({"DATABASE_URL": "sqlite:///x.sqlite3", "TIMELINE_MEMO": "0"}, "False"),
+        ({"DATABASE_URL": "sqlite:///x.sqlite3", "PGBOUNCER": "1"}, "True"),
         ({"DATABASE_URL": "postgres://u@localhost/db"}, "True"),
         ({"DATABASE_URL": "postgres://u@localhost/db", "PGBOUNCER": "1"}, "False"),
         ({"DATABASE_URL": "postgres://u@localhost/db", "TIMELINE_MEMO": "0"}, "False"),
     ],
 )
-def test_pages_remember_heads_only_where_postgresql_can_announce_changes(env, remembered):
+def test_pages_remember_heads_unless_pgbouncer_hides_changes_or_it_is_off(env, remembered):
     code = (
         "import os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings';"
         "from django.conf import settings as s; print(s.TIMELINE_MEMO)"

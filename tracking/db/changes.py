@@ -18,8 +18,14 @@ connection is lost, the pages read the database as before until the listener has
 
 The APIs never use this for consignments: a client that writes and then reads expects its
 write back at once, from whichever worker answers. They do for their keys (tracking.api.auth):
-a revoked key is refused once the revocation is heard. SQLite has no notifications, so there
-(and in the tests, whose transactions never commit) everything is read from the database.
+a revoked key is refused once the revocation is heard.
+
+SQLite has no notifications, but it can say whether anything at all changed: PRAGMA
+data_version moves when another connection commits, and the connection's own writes move its
+total_changes. QuietMemo remembers only while neither has moved since, which is exact without
+any trust window; any write anywhere forgets everything, so it pays in the quiet spells between
+a shop's writes (and costs one PRAGMA otherwise). Inside a transaction (and so in the tests,
+whose transactions never commit) everything is read from the database on both.
 """
 
 from __future__ import annotations
@@ -166,6 +172,43 @@ class Memo:
         self._entries.clear()
 
 
+class QuietMemo:
+    """SQLite's memo: values remembered per connection (so per thread) while the database has
+    not changed at all since they were read."""
+
+    stopped = False
+
+    def __init__(self):
+        self.pid = os.getpid()
+        self._local = threading.local()
+
+    def get(self, key: str, load: Callable[[], object]) -> object:
+        connection = connections["default"]
+        if connection.in_atomic_block:
+            return load()  # what it reads may yet be rolled back
+        connection.ensure_connection()
+        raw = connection.connection
+        with connection.wrap_database_errors:
+            stamp = (raw.execute("PRAGMA data_version").fetchone()[0], raw.total_changes)
+        local = self._local
+        if getattr(local, "stamp", None) != stamp:
+            local.stamp, local.entries = stamp, {}
+        entries = local.entries
+        if key in entries:
+            return entries[key]
+        # Read after the stamp was taken, so at least as new as it: a change committed
+        # meanwhile moves data_version, and the next get() forgets this too.
+        value = load()
+        if value:
+            if len(entries) >= CAPACITY:
+                del entries[next(iter(entries))]  # the oldest
+            entries[key] = value
+        return value
+
+    def stop(self) -> None:
+        self._local = threading.local()
+
+
 def _connect_default() -> psycopg.Connection:
     """A connection of its own to the default database, made as Django makes its own (so SSL
     and other options in DATABASE_URL apply), in autocommit: LISTEN takes effect at once."""
@@ -175,13 +218,13 @@ def _connect_default() -> psycopg.Connection:
     return psycopg.connect(**params)
 
 
-_memo: Memo | None = None
+_memo: Memo | QuietMemo | None = None
 _starting = threading.Lock()
 
 
-def memo() -> Memo | None:
-    """This process's memo, or None where changes cannot be heard (SQLite, PgBouncer in
-    transaction mode, TIMELINE_MEMO off). Started on first use in each process, so a forked
+def memo() -> Memo | QuietMemo | None:
+    """This process's memo (QuietMemo on SQLite), or None where it is off (PgBouncer in
+    transaction mode, TIMELINE_MEMO=0). Started on first use in each process, so a forked
     gunicorn worker never inherits its parent's, and again after stop() (as tests do)."""
     global _memo
     if not settings.TIMELINE_MEMO:
@@ -190,6 +233,9 @@ def memo() -> Memo | None:
     if current is None or current.pid != os.getpid() or current.stopped:
         with _starting:
             if _memo is None or _memo.pid != os.getpid() or _memo.stopped:
-                _memo = Memo(_connect_default)
+                if connections["default"].vendor == "sqlite":
+                    _memo = QuietMemo()
+                else:
+                    _memo = Memo(_connect_default)
             current = _memo
     return current
