@@ -116,11 +116,26 @@ class TestDerivedStatus:
         keys = [key(1, Status.IN_TRANSIT), key(2, Status.UNKNOWN)]
         assert rules.derived_status(keys) == Status.IN_TRANSIT
 
-    def test_a_tie_on_time_goes_to_the_event_received_last(self):
-        keys = [key(1, Status.DELIVERED, received=1), key(1, Status.EXCEPTION, received=2)]
-        assert rules.derived_status(keys) == Status.EXCEPTION
-        keys = [key(1, Status.DELIVERED, received=2), key(1, Status.EXCEPTION, received=1)]
-        assert rules.derived_status(keys) == Status.DELIVERED
+    @pytest.mark.parametrize("received", [(1, 2), (2, 1)])
+    @pytest.mark.parametrize(
+        ("one", "other", "winner"),
+        [
+            (Status.DELIVERED, Status.EXCEPTION, Status.EXCEPTION),  # a problem over any stage
+            (Status.DELIVERED, Status.IN_TRANSIT, Status.DELIVERED),  # then the later stage
+            (Status.PRINTED, Status.MANIFESTED, Status.MANIFESTED),  # then the status
+            (Status.EXCEPTION, Status.CANCELLED, Status.CANCELLED),
+        ],
+    )
+    def test_a_tie_on_time_is_settled_by_a_fixed_order_not_by_which_came_last(
+        self, one, other, winner, received
+    ):
+        keys = [key(1, one, received=received[0]), key(1, other, received=received[1])]
+        assert rules.derived_status(keys) == winner
+        assert rules.derived_status(reversed(keys)) == winner
+
+    def test_keys_at_one_instant_with_one_status_are_equal_whenever_received(self):
+        assert key(1, Status.IN_TRANSIT, received=1) == key(1, Status.IN_TRANSIT, received=5)
+        assert key(1, Status.IN_TRANSIT) < key(1, Status.OUT_FOR_DELIVERY) < key(2, 1)
 
     def test_the_order_events_are_given_in_never_matters(self):
         keys = [key(1, 2), key(2, 3), key(2, 8), key(3, 0), key(2.5, 7, 1)]

@@ -10,7 +10,7 @@ import functools
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
 
@@ -165,13 +165,19 @@ def status_label(status: int) -> str:
 class StatusKey:
     """Where an event stands in time: the newest key with a non-zero status sets the status.
 
-    Ties on occurred_at go to the newest received_at (design section 1); the status itself breaks
-    any remaining tie so that the result never depends on the order rows come back in.
+    Events at the same instant are settled by a fixed order, never by when they were received
+    (design section 1), so any arrival order, in one write or several, gives the same result: a
+    problem status over any stage, then the later stage, then the status itself. received_at is
+    kept for display and storage but takes no part in the comparison.
     """
 
     occurred_at: datetime
-    received_at: datetime
-    status: int
+    received_at: datetime = field(compare=False)
+    status: int = field(compare=False)
+    tie: tuple[int, int, int] = field(init=False, repr=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "tie", TIE_RANKS[self.status])
 
 
 def newest(keys: Iterable[StatusKey | None]) -> StatusKey | None:
@@ -225,6 +231,17 @@ STATUS_STAGE: dict[Status, Stage] = {
 
 # Statuses shown as a warning at the stage reached rather than as a stage of their own.
 WARNING_STATUSES = frozenset({Status.ATTEMPTED_DELIVERY, Status.EXCEPTION, Status.CANCELLED})
+
+
+def _tie_rank(status: Status) -> tuple[int, int, int]:
+    stage = STATUS_STAGE.get(status)
+    return (int(status in WARNING_STATUSES), -1 if stage is None else int(stage), int(status))
+
+
+# Where each status stands among events at the same instant (StatusKey): the highest wins.
+TIE_RANKS = {status: _tie_rank(status) for status in Status}
+
+
 # A consignment whose packages all reached one of these will not change again by itself.
 FINAL_STATUSES = frozenset({Status.DELIVERED, Status.CANCELLED})
 

@@ -144,13 +144,9 @@ def test_events_at_the_same_moment_in_one_batch_give_one_result_whatever_their_o
 
 
 # Design §1: ties at the same instant are settled by a fixed order "so any arrival order gives
-# the same result". tracking/status.py's StatusKey settles them by received_at instead, so the
-# later write wins: Delivered, then an In transit scan stamped the same second posted after it,
-# shows In transit (the example below, which fails first and at once). A product bug, reported
-# (issue 13 item 8); strict, so the fix turns this into a failure that asks to drop the mark.
-@pytest.mark.xfail(
-    strict=True, reason="same-instant ties across writes go to the newest received_at"
-)
+# the same result", across separate writes too (tracking/status.py's StatusKey). The example
+# is the one that once failed: Delivered, then an In transit scan stamped the same second
+# posted after it, showed In transit while ties went to the newest received_at.
 @PROPERTY
 @given(
     events=SAME_MOMENT_EVENTS,
