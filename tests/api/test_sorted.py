@@ -353,6 +353,22 @@ class TestKeys:
     def test_a_bearer_key_works_too(self, client, our_key, consignment, path):
         assert client.get(path, **our_key.bearer).status_code == 200
 
+    @pytest.mark.parametrize("path", READS)
+    def test_the_key_may_come_as_azures_subscription_key_query_parameter(
+        self, client, our_key, consignment, path
+    ):
+        assert client.get(f"{path}?subscription-key={our_key.secret}").status_code == 200
+        wrong = client.get(f"{path}?subscription-key=tpk_not-a-key")
+        assert_envelope(wrong, 401, "Unauthorized")
+
+    def test_a_key_in_the_header_is_the_one_that_counts(self, client, our_key, consignment):
+        # A wrong header key is refused even beside a right one in the query string.
+        response = client.get(
+            f"{READS[0]}?subscription-key={our_key.secret}",
+            HTTP_OCP_APIM_SUBSCRIPTION_KEY="tpk_not-a-key",
+        )
+        assert_envelope(response, 401, "Unauthorized")
+
     def test_an_inactive_key_is_unauthorized(self, client, our_key, consignment):
         ApiKey.objects.filter(pk=our_key.key.pk).update(active=False)
         response = client.get(READS[0], **our_key.subscription)
@@ -538,7 +554,7 @@ class TestSchema:
             operation = schema["paths"][path][method]
             assert operation["operationId"] == operation_id
             assert operation["tags"] == ["Sorted PRO tracking (/tracking)"]
-            assert operation["security"] == [{"subscriptionKey": []}]
+            assert operation["security"] == [{"subscriptionKey": []}, {"subscriptionKeyQuery": []}]
             assert {"400", "401", "403", "405", "429"} <= set(operation["responses"])
             version = next(p for p in operation["parameters"] if p["name"] == "electio-api-version")
             assert version["in"] == "header" and version["schema"]["enum"] == ["1.1"]

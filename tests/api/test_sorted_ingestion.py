@@ -740,6 +740,13 @@ class TestBadInput:
 
 
 class TestWhoMayPost:
+    def test_a_carrier_may_post_with_its_key_as_the_subscription_key_query_parameter(
+        self, client, carrier_key, leg, package, good
+    ):
+        path = f"/tracking/carrierevents?subscription-key={carrier_key.secret}"
+        assert post_events(client, good, path=path).status_code == 200
+        assert TrackingEvent.objects.count() == 1
+
     def test_another_carriers_reference_is_a_carrier_mismatch(
         self, client, carrier_key, other_carrier, leg, package
     ):

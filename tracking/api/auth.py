@@ -129,6 +129,9 @@ def _bearer(request) -> str | None:
     return None
 
 
+QUERY_KEY = "subscription-key"  # the Sorted key as a query parameter
+
+
 class BearerKeyAuthentication(BaseAuthentication):
     """`Authorization: Bearer <key>` (the Consignly API)."""
 
@@ -144,10 +147,16 @@ class BearerKeyAuthentication(BaseAuthentication):
 
 
 class SubscriptionKeyAuthentication(BaseAuthentication):
-    """`ocp-apim-subscription-key: <key>`, or `Authorization: Bearer <key>` (the Sorted API)."""
+    """`ocp-apim-subscription-key: <key>`, `Authorization: Bearer <key>`, or the query parameter
+    `subscription-key`, which Azure API Management (in front of Sorted's API) also accepts
+    (design section 7.1). The access log records paths without their query strings."""
 
     def authenticate(self, request):
-        secret = request.META.get("HTTP_OCP_APIM_SUBSCRIPTION_KEY", "").strip() or _bearer(request)
+        secret = (
+            request.META.get("HTTP_OCP_APIM_SUBSCRIPTION_KEY", "").strip()
+            or _bearer(request)
+            or request.query_params.get(QUERY_KEY, "").strip()
+        )
         if not secret:
             return None
         key = authenticate_secret(secret)
@@ -189,15 +198,28 @@ class BearerKeyScheme(OpenApiAuthenticationExtension):
 
 class SubscriptionKeyScheme(OpenApiAuthenticationExtension):
     target_class = SubscriptionKeyAuthentication
-    name = "subscriptionKey"
+    name = ["subscriptionKey", "subscriptionKeyQuery"]
+
+    def get_security_requirement(self, auto_schema):
+        return [{name: []} for name in self.name]  # either one, not both
 
     def get_security_definition(self, auto_schema):
-        return {
-            "type": "apiKey",
-            "in": "header",
-            "name": "ocp-apim-subscription-key",
-            "description": "A client key (reads) or a carrier key (POST /tracking/carrierevents).",
-        }
+        who = "A client key (reads) or a carrier key (POST /tracking/carrierevents)"
+        return [
+            {
+                "type": "apiKey",
+                "in": "header",
+                "name": "ocp-apim-subscription-key",
+                "description": f"{who}.",
+            },
+            {
+                "type": "apiKey",
+                "in": "query",
+                "name": QUERY_KEY,
+                "description": f"{who}, as Azure API Management accepts it: prefer the header, "
+                "since proxies and browsers may record URLs.",
+            },
+        ]
 
 
 class ApiKeyRateThrottle:
