@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 
 from django.db.models import QuerySet
+from django.db.models.functions import Upper
 
 from tracking.db.prepared import Many, PreparedQuery, rows_as
 from tracking.fields import covers
@@ -126,8 +127,11 @@ _LEG_FIELDS = [f.attname for f in TrackingRecord._meta.concrete_fields]
 _PACKAGE_FIELDS = [f.attname for f in Package._meta.concrete_fields]
 # Every carrier post looks its legs and packages up: compiled once (tracking.db.prepared).
 _CARRIER_LEGS = PreparedQuery(
+    # Carriers' numbers match in any case, as in the ASP.NET original (design section 7.1);
+    # the leg_carrier_number_ci index (carrier, UPPER(tracking_number)) serves this.
     lambda carrier_id, numbers: (
-        TrackingRecord.objects.filter(carrier_id=carrier_id, tracking_number__in=numbers)
+        TrackingRecord.objects.alias(number_ci=Upper("tracking_number"))
+        .filter(carrier_id=carrier_id, number_ci__in=numbers)
         .order_by("created_utc", "id")
         .values_list(*_LEG_FIELDS, "packages__id")
     ),
@@ -143,28 +147,39 @@ _PACKAGES = PreparedQuery(
 
 
 def legs_for_carrier(key: ApiKey, tracking_numbers: set[str]) -> dict[str, list[TrackingRecord]]:
-    """The carrier's legs by tracking number, newest first, each with `listed_package_ids`:
-    the packages it lists (none: it carries every package of its consignment).
+    """The carrier's legs by tracking number as asked for, newest first, each with
+    `listed_package_ids`: the packages it lists (none: it carries every package of its
+    consignment). A number finds its legs in any case ("cx0001" those of CX0001).
 
     A number may be on several legs: carriers recycle numbers, and any brand may book a leg
     with any number, so a number alone never decides which leg an event belongs to (see
     leg_carrying)."""
     if not key.is_carrier or not tracking_numbers:
         return {}
-    legs: dict[str, list[TrackingRecord]] = {}
+    # SQLite's UPPER() folds ASCII letters only, so a number with other letters is also asked
+    # for as given: it is then found in the case it was stored in, at least.
+    asked = {number.upper() for number in tracking_numbers} | {
+        number for number in tracking_numbers if not number.isascii()
+    }
+    by_number: dict[str, list[TrackingRecord]] = {}
     by_id: dict = {}
-    for row in _CARRIER_LEGS.rows(carrier_id=key.carrier_id, numbers=tracking_numbers):
+    for row in _CARRIER_LEGS.rows(carrier_id=key.carrier_id, numbers=asked):
         leg_id, package_id = row[0], row[-1]
         leg = by_id.get(leg_id)
         if leg is None:
             [leg] = rows_as(TrackingRecord, _LEG_FIELDS, [row])
             by_id[leg_id] = leg
             leg.listed_package_ids = set()
-            legs.setdefault(leg.tracking_number, []).append(leg)
+            by_number.setdefault(leg.tracking_number.upper(), []).append(leg)
         if package_id is not None:
             leg.listed_package_ids.add(package_id)
-    for candidates in legs.values():
+    for candidates in by_number.values():
         candidates.reverse()
+    legs = {}
+    for number in tracking_numbers:
+        candidates = by_number.get(number.upper())
+        if candidates:
+            legs[number] = candidates
     return legs
 
 
