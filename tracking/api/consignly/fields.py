@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator, validate_email
@@ -22,6 +21,7 @@ from rest_framework import serializers
 from tracking import fields as value_rules
 from tracking import services
 from tracking import status as rules
+from tracking.api import wire
 from tracking.fields import EMAIL_MAX, NAME_MAX, POSTCODE_MAX, REFERENCE_MAX, TEXT_MAX, URL_MAX
 
 # The largest request body /v1 reads: 2.5 MiB, as it always has (Django's default
@@ -243,30 +243,30 @@ class UtcTime(serializers.DateTimeField):
 
 
 class Body(serializers.Serializer):
-    # A JSON object whose keys must all be fields, except the resource's read-only ones.
+    # A JSON object of these fields. wire.read_json has matched the client's names to them in
+    # any case and dropped the rest (unknown and read-only ones) before this reads it.
 
     default_error_messages = {**FIELD_RULES, "invalid": "must be a JSON object"}
-    ignored: tuple[str, ...] = ()
+    ignored: tuple[str, ...] = ()  # read-only fields a client may send back
 
-    def to_internal_value(self, data):
-        errors = {}
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            if not isinstance(data, Mapping):
-                raise
-            errors = dict(exc.detail)
-        for key in data:
-            if key not in self.fields and key not in self.ignored:
-                errors[key] = [f"is not a field of this request (fields: {', '.join(self.fields)})"]
-        if errors:
-            raise serializers.ValidationError(errors)
-        return value
+    @classmethod
+    def wire_shape(cls) -> wire.Shape:
+        """The body as wire.read_json matches it: these fields, nested bodies within."""
+        shape = cls.__dict__.get("_wire_shape")
+        if shape is None:
+            properties = {}
+            for name, field in cls().fields.items():
+                inner = field.child if isinstance(field, serializers.ListField) else field
+                properties[name] = type(inner).wire_shape() if isinstance(inner, Body) else None
+            shape = wire.Shape(properties, read_only=frozenset(cls.ignored))
+            cls._wire_shape = shape
+        return shape
 
 
 class BodyScheme(OpenApiSerializerExtension):
-    """Request schemas as Body reads them: no keys beyond the fields and the ignored ones, and
-    no separate blank-string branch where the field's own pattern already allows ""."""
+    """Request schemas as Body reads them: the fields and the read-only ones a client may send
+    back (other properties are ignored, so none is forbidden), and no separate blank-string
+    branch where the field's own pattern already allows ""."""
 
     target_class = Body
     match_subclasses = True
@@ -283,7 +283,6 @@ class BodyScheme(OpenApiSerializerExtension):
                 prop.update(prop.pop("oneOf")[0])
         for name in self.target.ignored:
             schema["properties"][name] = {"description": "Read-only; ignored when sent back."}
-        schema["additionalProperties"] = False
         return schema
 
 
@@ -306,6 +305,23 @@ class ConsignlyTrackingChangeSerializer(Body):
         source="tracking_url", allow_null=True, help_text="http:// or https:// URL to track it."
     )
     sequence = Sequence()
+
+
+class ConsignlyNewTrackingSerializer(ConsignlyTrackingChangeSerializer):
+    """Create a tracking record: name at least one of carrierName, status, trackingNumber and
+    trackingUrl."""
+
+    # An empty record would show customers a nameless carrier with nothing to say; an update
+    # of nothing is a plain 304, so only a create needs this.
+    SAYING = {"carrier_name", "status", "tracking_number", "tracking_url"}
+
+    def validate(self, attrs):
+        if not self.SAYING & attrs.keys():
+            raise serializers.ValidationError(
+                "The body must name at least one of carrierName, status, trackingNumber and "
+                "trackingUrl"
+            )
+        return attrs
 
 
 class ConsignlyEventSerializer(Body):

@@ -23,6 +23,7 @@ from tracking.api.consignly.fields import (
     ConsignlyConsignmentSerializer,
     ConsignlyEventSerializer,
     ConsignlyNewConsignmentSerializer,
+    ConsignlyNewTrackingSerializer,
     ConsignlyTrackingChangeSerializer,
     ConsignlyTrackingDetailSerializer,
     ConsignlyTrackingSerializer,
@@ -64,6 +65,9 @@ BAD_BODY = {
 }
 NOT_MODIFIED = OpenApiResponse(description="Not modified: nothing changed, nothing stored.")
 HEADERS = wire.key_header_parameters(challenge='`Bearer realm="api"`')
+# What a write's answers add: the body's properties it ignored.
+WRITE_HEADERS = [*HEADERS, wire.ignored_header_parameter([200, 400])]
+UPDATE_HEADERS = [*HEADERS, wire.ignored_header_parameter([200, 304, 400])]
 
 
 def _path(name: str, description: str) -> OpenApiParameter:
@@ -71,7 +75,7 @@ def _path(name: str, description: str) -> OpenApiParameter:
         name,
         OpenApiTypes.UUID,
         OpenApiParameter.PATH,
-        description=f"{description} A value that is not a UUID is answered with 404.",
+        description=f"{description} Any case; a value that is not a UUID is answered with 404.",
     )
 
 
@@ -107,10 +111,12 @@ TRACKING = extend_schema_view(
     create=extend_schema(
         operation_id="consignly_tracking_create",
         summary="Create tracking record",
-        description="A status above 0 also appends an event with that status, occurring now. "
-        "integrationName is the name of the API key used.",
-        parameters=[CONSIGNMENT_ID, *HEADERS],
-        request=ConsignlyTrackingChangeSerializer,
+        description="A status above 0 also appends an event with that status, occurring now "
+        "(its details are null). integrationName is the name of the API key used. The body "
+        "must name at least one of carrierName, status, trackingNumber and trackingUrl. "
+        f"{wire.LENIENCY}",
+        parameters=[CONSIGNMENT_ID, *WRITE_HEADERS],
+        request=ConsignlyNewTrackingSerializer,
         responses={200: CREATED_TRACKING, **BAD_BODY, **ERRORS},
         examples=[
             OpenApiExample(
@@ -134,10 +140,11 @@ TRACKING = extend_schema_view(
     update=extend_schema(
         operation_id="consignly_tracking_update",
         summary="Update tracking record",
-        description="Absent keys are unchanged and null clears. A new status appends an event. "
-        "Read-only keys (id, integrationName, createdUtc, modifiedUtc, lastUpdatedDate, "
-        "trackingEvents) are ignored, so a record read with GET can be sent back.",
-        parameters=[CONSIGNMENT_ID, TRACKING_ID, *HEADERS],
+        description="Absent keys are unchanged and null clears; `{}` changes nothing (304). A "
+        "new status appends an event. Read-only keys (id, integrationName, createdUtc, "
+        "modifiedUtc, lastUpdatedDate, trackingEvents) are ignored, so a record read with GET "
+        f"can be sent back. {wire.LENIENCY}",
+        parameters=[CONSIGNMENT_ID, TRACKING_ID, *UPDATE_HEADERS],
         request=ConsignlyTrackingChangeSerializer,
         responses={
             200: OpenApiResponse(description="Tracking record updated; empty body."),
@@ -151,8 +158,9 @@ TRACKING = extend_schema_view(
         summary="Create tracking event",
         description="An event already stored (same status or code, details, eventDateTime and "
         "package) is answered with 304 and stored again never. A late event is stored in its "
-        "place in the timeline and never moves the status backwards.",
-        parameters=[CONSIGNMENT_ID, TRACKING_ID, *HEADERS],
+        "place in the timeline and never moves the status backwards. An event without details "
+        f"reads back with details null. {wire.LENIENCY}",
+        parameters=[CONSIGNMENT_ID, TRACKING_ID, *UPDATE_HEADERS],
         request=ConsignlyEventSerializer,
         responses={
             200: OpenApiResponse(description="Tracking event record created; empty body."),
@@ -184,8 +192,9 @@ CONSIGNMENTS = extend_schema_view(
         summary="Create consignment",
         description="A consignment with at least one package; references are generated "
         "where not given. A reference of your own that is already held (by anyone) is refused "
-        "with 400, and each such refusal counts against your brand's lookup allowance.",
-        parameters=HEADERS,
+        "with 400, and each such refusal counts against your brand's lookup allowance. "
+        f"{wire.LENIENCY}",
+        parameters=WRITE_HEADERS,
         request=ConsignlyNewConsignmentSerializer,
         responses={
             200: CREATED_CONSIGNMENT,

@@ -42,6 +42,7 @@ from tracking.api.consignly.fields import (
     ConsignlyConsignmentSerializer,
     ConsignlyEventSerializer,
     ConsignlyNewConsignmentSerializer,
+    ConsignlyNewTrackingSerializer,
     ConsignlyTrackingChangeSerializer,
     ConsignlyTrackingDetailSerializer,
     ConsignlyTrackingSerializer,
@@ -135,7 +136,29 @@ def _messages(detail, field: str = "") -> list[str]:
     return [_sentence(field, detail)]
 
 
+def _lenient_messages(exc: exceptions.APIException) -> list[str] | None:
+    """wire.read_json's refusals of a body it read leniently, worded as /v1 words rules."""
+    if isinstance(exc, wire.AmbiguousProperties):
+        return [
+            f"{found.path} must be sent once, not in several cases ({', '.join(found.sent)})."
+            for found in exc.ambiguous
+        ]
+    if isinstance(exc, wire.NoKnownProperty):
+        fields = ", ".join(exc.shape.properties)
+        return [
+            f"{name} is read-only and ignored; send one of this request's fields "
+            f"(fields: {fields})."
+            if exc.read_only(name)
+            else f"{name} is not a field of this request (fields: {fields})."
+            for name in exc.sent
+        ]
+    return None
+
+
 def _error_messages(exc: exceptions.APIException, raised: Exception) -> list[str]:
+    lenient = _lenient_messages(exc)
+    if lenient is not None:
+        return lenient
     if isinstance(exc, wire.ServiceRefusal):
         found = wire.field_errors(exc.error, WIRE_NAMES, paths=False)
         return [_sentence(name, message) for _prefix, name, message in found]
@@ -293,14 +316,15 @@ def _found(what: str, load, *args, **kwargs):
 
 
 def _read(view, serializer_class) -> dict:
-    """The validated body, read by the shared reader (wire.read_json). A body without a
-    Content-Type is refused rather than ignored; an empty one is an empty object, so the
-    answer names the fields it lacks."""
+    """The validated body, read by the shared reader (wire.read_json), which matches names in
+    any case and ignores what the serializer has no field for. A body without a Content-Type
+    is refused rather than ignored; an empty one is an empty object, so the answer names the
+    fields it lacks."""
     request = view.request
     if not request.content_type and request.stream is not None:
         raise exceptions.UnsupportedMediaType("")
     try:
-        data = wire.read_json(view, limit=BODY_MAX)
+        data = wire.read_json(view, limit=BODY_MAX, shape=serializer_class.wire_shape())
     except wire.EmptyBody:
         data = {}
     if not isinstance(data, dict):
@@ -346,7 +370,7 @@ def _refused_reference(request, error: DjangoValidationError) -> str | None:
     return None
 
 
-class ConsignlyViewSet(viewsets.GenericViewSet):
+class ConsignlyViewSet(wire.LenientBodies, viewsets.GenericViewSet):
     authentication_classes = [BearerKeyAuthentication]
     permission_classes = [HasClientKey]
     throttle_classes = [ApiKeyRateThrottle]
@@ -395,7 +419,7 @@ class TrackingViewSet(mixins.ListModelMixin, ConsignlyViewSet):
         consignment = _found(
             "Consignment", access.consignment_for_key, request.auth, kwargs["consignmentId"]
         )
-        body = _read(self, ConsignlyTrackingChangeSerializer)
+        body = _read(self, ConsignlyNewTrackingSerializer)
         leg = services.add_leg(
             consignment=consignment,
             source=SOURCE,

@@ -71,6 +71,16 @@ SIGNED_BY = TextKey("SignedBy", NAME_MAX, False)
 LOCATION = TextKey("Location", NAME_MAX, False)
 EVENT_TEXTS = (DESCRIPTION, SIGNED_BY, LOCATION)
 
+# The batch's properties, as wire.read_json matches them (in any case; others are ignored).
+EVENT_SHAPE = wire.Shape(dict.fromkeys(["TimeStamp", "Code", *(key.name for key in EVENT_TEXTS)]))
+PACKAGE_SHAPE = wire.Shape({PACKAGE_REFERENCE.name: None, "TrackingEvents": EVENT_SHAPE})
+CONSIGNMENT_SHAPE = wire.Shape(
+    {TRACKING_REFERENCE.name: None, "PackageTrackingEvents": PACKAGE_SHAPE}
+)
+BATCH_SHAPE = wire.Shape(
+    {CARRIER_REFERENCE.name: None, "ConsignmentTrackingEvents": CONSIGNMENT_SHAPE}
+)
+
 
 @dataclass(slots=True)
 class PendingEvent:

@@ -129,6 +129,7 @@ HEADER_PARAMETERS = [
     ),
     *wire.key_header_parameters(),
 ]
+POST_HEADER_PARAMETERS = [*HEADER_PARAMETERS, wire.ignored_header_parameter([200, 400])]
 REFERENCE_PARAMETER = OpenApiParameter(
     "consignmentReference",
     str,
@@ -145,7 +146,8 @@ POST_EVENTS_DESCRIPTION = (
     "answers 400 with one Details entry per problem (the first 100), each naming its field by "
     "JSON path, and stores nothing. A valid batch is stored in one transaction; events already "
     "stored (same leg, package, Code, TimeStamp and Description) are skipped, so retries are "
-    "safe. Success is 200 with an empty body."
+    "safe. Success is 200 with an empty body. Tracking numbers (ConsignmentTrackingReference), "
+    "package references and CarrierReference match in any case. " + wire.LENIENCY
 )
 POST_EVENTS_RESPONSES = {
     200: OpenApiResponse(description="Stored (or already stored). No body."),
@@ -224,7 +226,7 @@ POST_EVENTS = extend_schema(
     summary="Post a carrier's tracking events",
     description=POST_EVENTS_DESCRIPTION,
     tags=[TAG],
-    parameters=HEADER_PARAMETERS,
+    parameters=POST_HEADER_PARAMETERS,
     request=SortedCarrierEventsSerializer,
     responses=POST_EVENTS_RESPONSES,
     examples=[POST_EVENTS_EXAMPLE],
@@ -233,9 +235,10 @@ POST_EVENTS_SDK_PATH = extend_schema(
     operation_id="PostTrackingEventsSdkPath",
     summary="Post a carrier's tracking events (Sorted.PRO.SDK's path)",
     description="The same as POST /tracking/carrierevents, at the path Sorted's C# SDK "
-    "(Sorted.PRO.SDK TrackingService) uses, so carriers on that SDK work unchanged.",
+    "(Sorted.PRO.SDK TrackingService) uses, so carriers on that SDK work unchanged. "
+    + wire.LENIENCY,
     tags=[TAG],
-    parameters=HEADER_PARAMETERS,
+    parameters=POST_HEADER_PARAMETERS,
     request=SortedCarrierEventsSerializer,
     responses=POST_EVENTS_RESPONSES,
     examples=[POST_EVENTS_EXAMPLE],

@@ -27,8 +27,9 @@ from tracking.api.auth import (
     SafeJSONParser,
     SubscriptionKeyAuthentication,
 )
+from tracking.api.sorted import batch
 from tracking.api.sorted import schema as docs
-from tracking.api.sorted.batch import MAX_BODY_BYTES, BatchReader, stored_failure
+from tracking.api.sorted.batch import BATCH_SHAPE, MAX_BODY_BYTES, BatchReader, stored_failure
 from tracking.api.sorted.shapes import (
     API_VERSION,
     CORRELATION_HEADER,
@@ -79,9 +80,44 @@ DRF_ERROR_CODES = [
 MIB = MAX_BODY_BYTES // (1024 * 1024)
 
 
+def _lenient_error(exc: exceptions.APIException) -> ApiError | None:
+    """wire.read_json's refusals of a body it read leniently, as Sorted's Details."""
+    if isinstance(exc, wire.AmbiguousProperties):
+        return ApiError(
+            400,
+            "ValidationFailed",
+            "A property was sent more than once in different cases; nothing was stored.",
+            [
+                Problem(
+                    "AmbiguousProperty",
+                    found.path,
+                    f"{found.path.rpartition('.')[2]} must be sent once, not in several cases "
+                    f"({', '.join(found.sent)}).",
+                )
+                for found in exc.ambiguous
+            ],
+        )
+    if isinstance(exc, wire.NoKnownProperty):
+        names = " and ".join(exc.shape.properties)
+        return ApiError(
+            400,
+            "ValidationFailed",
+            f"The body has none of a batch's properties ({names}, in any case); "
+            "nothing was stored.",
+            [
+                Problem("UnknownProperty", name, f"{name} is not a property of a batch.")
+                for name in exc.sent[: batch.MAX_PROBLEMS]
+            ],
+        )
+    return None
+
+
 def _as_sorted_error(exc: exceptions.APIException, context: dict) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
+    lenient = _lenient_error(exc)
+    if lenient is not None:
+        return lenient
     if isinstance(exc, wire.ServiceRefusal):
         return stored_failure(exc.error)
     if isinstance(exc, wire.EmptyBody):
@@ -131,7 +167,7 @@ class AlwaysJson(DefaultContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class SortedViewSet(viewsets.ViewSet):
+class SortedViewSet(wire.LenientBodies, viewsets.ViewSet):
     """What every /tracking endpoint shares: keys, throttle, JSON, the envelope, the version."""
 
     authentication_classes = [SubscriptionKeyAuthentication]
@@ -213,7 +249,7 @@ class CarrierEventsViewSet(SortedViewSet):
 
     @docs.POST_EVENTS
     def create(self, request):
-        body = wire.read_json(self, limit=MAX_BODY_BYTES)
+        body = wire.read_json(self, limit=MAX_BODY_BYTES, shape=BATCH_SHAPE)
         specs = BatchReader(request.auth, now=timezone.now()).read(body)
         # A refusal by services is answered by the envelope (batch.stored_failure).
         services.record_events(events=specs, source=EventSource.SORTED)
