@@ -29,7 +29,9 @@ django.setup()
 from django.db import connection, transaction  # noqa: E402
 
 from tracking import services  # noqa: E402
+from tracking import status as rules  # noqa: E402
 from tracking.models import (  # noqa: E402
+    DERIVED_COLUMNS,
     ApiKey,
     Brand,
     Carrier,
@@ -127,6 +129,8 @@ def _write_chunk(brand, carriers, start, stop, events_per):
     for n in range(start, stop):
         cid = _uuid(1, n)
         created = T0 + dt.timedelta(seconds=n)
+        # What the derivation would store for a leg or package whose newest event is the last.
+        derived = rules.standing([rules.mark(created, final_status, final_code)]).columns()
         consignments.append(
             (
                 cid,
@@ -141,6 +145,7 @@ def _write_chunk(brand, carriers, start, stop, events_per):
                 "",
                 None,
                 final_status,
+                derived[1],
                 1,
                 created,
                 created,
@@ -154,9 +159,7 @@ def _write_chunk(brand, carriers, start, stop, events_per):
                     _reference("EP", n * 2 + p),
                     "Parcel",
                     p + 1,
-                    final_status,
-                    created,
-                    now,
+                    *derived,
                 )
             )
         for leg_index, carrier in enumerate(carriers):
@@ -172,9 +175,7 @@ def _write_chunk(brand, carriers, start, stop, events_per):
                     "",
                     "bench",
                     leg_index + 1,
-                    final_status,
-                    created,
-                    now,
+                    *derived,
                     created,
                     created,
                     created.date(),
@@ -195,6 +196,7 @@ def _write_chunk(brand, carriers, start, stop, events_per):
                         leg_id,
                         None,
                         status,
+                        code,
                         code,
                         f"Scan {e}",
                         "Leeds",
@@ -220,6 +222,7 @@ def _write_chunk(brand, carriers, start, stop, events_per):
             "recipient_email",
             "expected_delivery_date",
             "status",
+            "warning",
             "revision",
             "created_utc",
             "modified_utc",
@@ -234,9 +237,7 @@ def _write_chunk(brand, carriers, start, stop, events_per):
             "reference",
             "description",
             "sequence",
-            "status",
-            "status_occurred_at",
-            "status_received_at",
+            *DERIVED_COLUMNS,
         ],
         packages,
     )
@@ -252,9 +253,7 @@ def _write_chunk(brand, carriers, start, stop, events_per):
             "tracking_url",
             "integration_name",
             "sequence",
-            "status",
-            "status_occurred_at",
-            "status_received_at",
+            *DERIVED_COLUMNS,
             "created_utc",
             "modified_utc",
             "last_updated_date",
@@ -268,6 +267,7 @@ def _write_chunk(brand, carriers, start, stop, events_per):
             "package_id",
             "status",
             "code",
+            "raw_code",
             "description",
             "location",
             "signed_by",

@@ -4,16 +4,31 @@ import datetime as dt
 import itertools
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tracking import status as rules
-from tracking.status import Stage, Status, StatusKey
+from tracking.status import Kind, Stage, Status, Warning
+
+BASE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
-def key(hours: float, status: int, received: float | None = None) -> StatusKey:
-    base = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    occurred = base + dt.timedelta(hours=hours)
-    received_at = base + dt.timedelta(hours=received if received is not None else hours)
-    return StatusKey(occurred, received_at, status)
+def at(hours: float) -> dt.datetime:
+    return BASE + dt.timedelta(hours=hours)
+
+
+def event(hours: float, status: int, code: str | None = None) -> rules.Mark | None:
+    """The mark of an event `hours` after BASE; its code is the status's default one."""
+    return rules.mark(at(hours), status, code or rules.code_for_status(status))
+
+
+def delay(hours: float, code: str = "DELAYED") -> rules.Mark:
+    return rules.mark(at(hours), rules.status_for_code(code), code)
+
+
+def outcome(*marks) -> tuple[Stage, Status, Warning]:
+    found = rules.standing(marks)
+    return found.stage, found.status, found.warning
 
 
 class TestCodeTable:
@@ -100,57 +115,41 @@ class TestCodeTable:
             rules.normalise_code(raw)
 
 
-class TestDerivedStatus:
-    def test_no_events_is_unknown(self):
-        assert rules.derived_status([]) == Status.UNKNOWN
-
-    def test_the_newest_event_sets_the_status(self):
-        keys = [key(1, Status.DISPATCHED), key(2, Status.IN_TRANSIT), key(3, Status.DELIVERED)]
-        assert rules.derived_status(keys) == Status.DELIVERED
-
-    def test_a_late_event_with_an_older_time_never_moves_the_status_back(self):
-        keys = [key(1, Status.DISPATCHED), key(5, Status.DELIVERED), key(3, Status.IN_TRANSIT, 9)]
-        assert rules.derived_status(keys) == Status.DELIVERED
-
-    def test_unknown_events_do_not_change_the_status(self):
-        keys = [key(1, Status.IN_TRANSIT), key(2, Status.UNKNOWN)]
-        assert rules.derived_status(keys) == Status.IN_TRANSIT
-
-    @pytest.mark.parametrize("received", [(1, 2), (2, 1)])
+class TestKinds:
     @pytest.mark.parametrize(
-        ("one", "other", "winner"),
+        ("code", "kind"),
         [
-            (Status.DELIVERED, Status.EXCEPTION, Status.EXCEPTION),  # a problem over any stage
-            (Status.DELIVERED, Status.IN_TRANSIT, Status.DELIVERED),  # then the later stage
-            (Status.PRINTED, Status.MANIFESTED, Status.MANIFESTED),  # then the status
-            (Status.EXCEPTION, Status.CANCELLED, Status.CANCELLED),
+            ("IN_TRANSIT", Kind.PROGRESS),
+            ("LABEL_PRINTED", Kind.PROGRESS),
+            ("DELIVERED", Kind.PROGRESS),
+            ("DELAYED", Kind.DELAY),
+            ("WEATHER_DELAY", Kind.DELAY),
+            ("CUSTOMS_HOLD", Kind.DELAY),
+            ("ADDRESS_QUERY", Kind.DELAY),
+            ("DELIVERY_FAILED", Kind.PROBLEM),
+            ("LOST", Kind.PROBLEM),
+            ("CANCELLED", Kind.PROBLEM),
+            ("FOR_INFORMATION", Kind.INFORMATION),
+            ("CARRIER_CHANGED", Kind.INFORMATION),
+            ("SOMETHING_NEW", Kind.INFORMATION),
         ],
     )
-    def test_a_tie_on_time_is_settled_by_a_fixed_order_not_by_which_came_last(
-        self, one, other, winner, received
-    ):
-        keys = [key(1, one, received=received[0]), key(1, other, received=received[1])]
-        assert rules.derived_status(keys) == winner
-        assert rules.derived_status(reversed(keys)) == winner
+    def test_each_code_has_a_kind(self, code, kind):
+        assert rules.kind_of(code, rules.status_for_code(code)) == kind
 
-    def test_keys_at_one_instant_with_one_status_are_equal_whenever_received(self):
-        assert key(1, Status.IN_TRANSIT, received=1) == key(1, Status.IN_TRANSIT, received=5)
-        assert key(1, Status.IN_TRANSIT) < key(1, Status.OUT_FOR_DELIVERY) < key(2, 1)
+    def test_every_delay_code_is_in_the_table_and_keeps_a_stage_status(self):
+        for code in rules.DELAY_CODES:
+            assert rules.status_for_code(code) == Status.IN_TRANSIT
 
-    def test_the_order_events_are_given_in_never_matters(self):
-        keys = [key(1, 2), key(2, 3), key(2, 8), key(3, 0), key(2.5, 7, 1)]
-        results = {rules.derived_status(p) for p in itertools.permutations(keys)}
-        assert results == {Status.ATTEMPTED_DELIVERY}
-
-    def test_none_keys_are_ignored(self):
-        assert rules.newest([None, key(1, 3), None]) == key(1, 3)
+    def test_information_takes_no_part(self):
+        assert event(1, Status.UNKNOWN) is None
+        assert outcome(event(1, 3), event(2, 0)) == (Stage.IN_TRANSIT, Status.IN_TRANSIT, 0)
 
 
-class TestProgress:
+class TestStages:
     @pytest.mark.parametrize(
         ("status", "stage"),
         [
-            (Status.UNKNOWN, Stage.LABEL_CREATED),
             (Status.PRINTED, Stage.LABEL_CREATED),
             (Status.AWAITING_COLLECTION, Stage.LABEL_CREATED),
             (Status.MANIFESTED, Stage.LABEL_CREATED),
@@ -160,43 +159,191 @@ class TestProgress:
             (Status.PICKUP_IN_STORE, Stage.OUT_FOR_DELIVERY),
             (Status.ATTEMPTED_DELIVERY, Stage.OUT_FOR_DELIVERY),
             (Status.DELIVERED, Stage.DELIVERED),
+            (Status.EXCEPTION, Stage.LABEL_CREATED),
+            (Status.CANCELLED, Stage.LABEL_CREATED),
         ],
     )
-    def test_each_status_has_its_stage(self, status, stage):
-        assert rules.progress([key(1, status)]).stage == stage
+    def test_each_status_reaches_its_stage(self, status, stage):
+        assert rules.progress([event(1, status)]).stage == stage
 
-    def test_an_exception_is_a_warning_at_the_stage_reached(self):
-        progress = rules.progress([key(1, 2), key(2, 3), key(3, Status.EXCEPTION)])
-        assert progress.stage == Stage.IN_TRANSIT
-        assert progress.warning == Status.EXCEPTION
-        assert progress.status == Status.EXCEPTION
+    def test_no_events_is_label_created_and_unknown(self):
+        assert outcome() == (Stage.LABEL_CREATED, Status.UNKNOWN, Warning.NONE)
 
-    def test_a_cancellation_is_a_warning_at_the_stage_reached(self):
-        progress = rules.progress([key(1, Status.PRINTED), key(2, Status.CANCELLED)])
-        assert progress.stage == Stage.LABEL_CREATED
-        assert progress.warning == Status.CANCELLED
 
-    def test_a_failed_attempt_is_out_for_delivery_with_a_warning(self):
-        progress = rules.progress([key(1, 4), key(2, Status.ATTEMPTED_DELIVERY)])
-        assert (progress.stage, progress.warning) == (
-            Stage.OUT_FOR_DELIVERY,
-            Status.ATTEMPTED_DELIVERY,
+class TestNeverBack:
+    def test_the_newest_event_sets_the_status(self):
+        assert outcome(event(1, 2), event(2, 3), event(3, 4))[1] == Status.OUT_FOR_DELIVERY
+
+    def test_a_backfilled_earlier_stage_does_not_move_the_parcel_back(self):
+        # A label printed at 21:37 after scans from 08:00, 12:00 and 18:00 (the issue's case).
+        assert outcome(event(8, 2), event(12, 3), event(18, 3), event(21.6, 1)) == (
+            Stage.IN_TRANSIT,
+            Status.IN_TRANSIT,
+            Warning.NONE,
         )
 
-    def test_an_exception_cleared_by_a_later_scan_has_no_warning(self):
-        progress = rules.progress([key(1, 3), key(2, 8), key(3, 4)])
-        assert (progress.stage, progress.warning) == (Stage.OUT_FOR_DELIVERY, None)
+    def test_a_next_carrier_booked_early_does_not_pull_a_parcel_back(self):
+        assert outcome(event(1, 4), event(2, 1)) == (
+            Stage.OUT_FOR_DELIVERY,
+            Status.OUT_FOR_DELIVERY,
+            Warning.NONE,
+        )
 
+    def test_a_stale_scan_never_undoes_delivered(self):
+        assert outcome(event(1, 5), event(2, 4), event(3, 3))[:2] == (
+            Stage.DELIVERED,
+            Status.DELIVERED,
+        )
+
+    def test_a_later_event_at_the_same_stage_sets_the_status(self):
+        assert outcome(event(1, 4), event(2, 6))[1] == Status.PICKUP_IN_STORE
+        assert outcome(event(1, 6), event(2, 4))[1] == Status.OUT_FOR_DELIVERY
+
+    def test_the_latest_update_is_the_event_that_set_the_status(self):
+        found = rules.standing([event(1, 3), event(2, 1)])
+        assert found.latest == event(1, 3)
+
+
+class TestWarnings:
+    def test_an_exception_is_a_warning_at_the_stage_reached(self):
+        assert outcome(event(1, 2), event(2, 3), event(3, 8)) == (
+            Stage.IN_TRANSIT,
+            Status.EXCEPTION,
+            Warning.PROBLEM,
+        )
+
+    def test_a_cancellation_is_a_warning_at_the_stage_reached(self):
+        assert outcome(event(1, 1), event(2, 10)) == (
+            Stage.LABEL_CREATED,
+            Status.CANCELLED,
+            Warning.PROBLEM,
+        )
+
+    def test_a_failed_attempt_counts_as_out_for_delivery(self):
+        assert outcome(event(1, 3), event(2, 7)) == (
+            Stage.OUT_FOR_DELIVERY,
+            Status.ATTEMPTED_DELIVERY,
+            Warning.PROBLEM,
+        )
+
+    def test_a_failed_attempt_then_delivery_is_delivered(self):
+        assert outcome(event(1, 4), event(2, 7), event(3, 4), event(4, 5)) == (
+            Stage.DELIVERED,
+            Status.DELIVERED,
+            Warning.NONE,
+        )
+
+    def test_a_later_progress_event_at_the_stage_reached_clears_a_problem(self):
+        assert outcome(event(1, 3), event(2, 8), event(3, 3)) == (
+            Stage.IN_TRANSIT,
+            Status.IN_TRANSIT,
+            Warning.NONE,
+        )
+
+    def test_a_stale_progress_event_clears_nothing(self):
+        assert outcome(event(1, 3), event(2, 8), event(3, 2)) == (
+            Stage.IN_TRANSIT,
+            Status.EXCEPTION,
+            Warning.PROBLEM,
+        )
+
+    def test_a_problem_applies_whenever_it_is_the_newest(self):
+        assert outcome(event(1, 5), event(2, 8))[1:] == (Status.EXCEPTION, Warning.PROBLEM)
+
+    def test_a_delay_warns_at_the_stage_reached_and_keeps_the_status(self):
+        assert outcome(event(1, 4), delay(2)) == (
+            Stage.OUT_FOR_DELIVERY,
+            Status.OUT_FOR_DELIVERY,
+            Warning.DELAY,
+        )
+
+    def test_a_later_progress_event_clears_a_delay(self):
+        assert outcome(event(1, 3), delay(2), event(3, 3))[2] == Warning.NONE
+        assert outcome(event(1, 3), delay(2), event(3, 4))[1:] == (
+            Status.OUT_FOR_DELIVERY,
+            Warning.NONE,
+        )
+
+    def test_a_delay_reported_before_the_last_scan_is_cleared_by_it(self):
+        assert outcome(delay(1), event(2, 3))[2] == Warning.NONE
+
+    def test_the_warning_names_its_event(self):
+        found = rules.progress([event(1, 3), delay(2, "WEATHER_DELAY")])
+        assert found.warned == delay(2, "WEATHER_DELAY")
+        assert found.problem_status is None
+        problem = rules.progress([event(1, 3), event(2, 8)])
+        assert problem.problem_status == Status.EXCEPTION
+
+
+class TestTies:
+    def test_at_the_same_instant_a_problem_wins(self):
+        for marks in itertools.permutations([event(1, 4), event(1, 8), event(1, 5)]):
+            assert outcome(*marks) == (Stage.DELIVERED, Status.EXCEPTION, Warning.PROBLEM)
+
+    def test_at_the_same_instant_a_delay_warns(self):
+        for marks in itertools.permutations([event(1, 3), delay(1)]):
+            assert outcome(*marks) == (Stage.IN_TRANSIT, Status.IN_TRANSIT, Warning.DELAY)
+
+    def test_at_the_same_instant_the_later_stage_wins(self):
+        for marks in itertools.permutations([event(1, 2), event(1, 4), event(1, 3)]):
+            assert outcome(*marks)[1] == Status.OUT_FOR_DELIVERY
+
+    def test_at_the_same_instant_and_stage_the_status_decides(self):
+        for marks in itertools.permutations([event(1, 4), event(1, 6)]):
+            assert outcome(*marks)[1] == Status.PICKUP_IN_STORE
+
+    def test_the_tiebreak_orders_what_is_otherwise_equal(self):
+        first = rules.mark(at(1), 3, "IN_TRANSIT", tiebreak=("IN_TRANSIT", 1))
+        second = rules.mark(at(1), 3, "IN_TRANSIT", tiebreak=("IN_TRANSIT", 2))
+        assert rules.standing([second, first]).latest is second
+
+
+MARKS = st.lists(
+    st.builds(
+        lambda minute, code: rules.mark(
+            at(minute / 60), rules.status_for_code(code), code, tiebreak=(code,)
+        ),
+        st.integers(0, 30),  # few minutes: many events share an instant
+        st.sampled_from([*rules.CODE_STATUS, "SOMETHING_NEW", "WEATHER_DELAY"]),
+    ),
+    max_size=14,
+)
+
+
+class TestClosedForm:
+    @given(marks=MARKS)
+    def test_the_standing_agrees_with_the_literal_replay(self, marks):
+        found = rules.standing(marks)
+        assert (found.stage, found.status, found.warning) == rules.replay(marks)
+
+    @given(marks=MARKS, data=st.data())
+    def test_any_order_and_split_gives_the_same_standing(self, marks, data):
+        shuffled = data.draw(st.permutations(marks))
+        cut = data.draw(st.integers(0, len(marks)))
+        split = rules.standing(shuffled[:cut]).add_all(shuffled[cut:])
+        assert split == rules.standing(marks)
+
+    @given(marks=MARKS)
+    def test_what_is_stored_gives_the_same_standing_back(self, marks):
+        found = rules.standing(marks)
+        stored = found.columns()
+        again = rules.Standing.from_columns(*stored[2:])
+        assert again.columns() == stored
+        more = [event(40, 3), delay(41), event(42, 8)]
+        assert again.add_all(more).columns() == found.add_all(more).columns()
+
+
+class TestProgress:
     def test_steps_mark_done_current_and_upcoming(self):
-        states = [s["state"] for s in rules.progress([key(1, 3)]).steps()]
+        states = [s["state"] for s in rules.progress([event(1, 3)]).steps()]
         assert states == ["done", "done", "current", "upcoming", "upcoming"]
-        delivered = [s["state"] for s in rules.progress([key(1, 5)]).steps()]
+        delivered = [s["state"] for s in rules.progress([event(1, 5)]).steps()]
         assert delivered == ["done"] * 5
 
     def test_percent_runs_from_zero_to_a_hundred(self):
         assert rules.progress([]).percent == 0
-        assert rules.progress([key(1, 3)]).percent == 50
-        assert rules.progress([key(1, 5)]).percent == 100
+        assert rules.progress([event(1, 3)]).percent == 50
+        assert rules.progress([event(1, 5)]).percent == 100
 
 
 class TestConsignmentRollUp:
@@ -231,10 +378,23 @@ class TestConsignmentRollUp:
         assert not rules.is_final([])
 
     def test_combined_progress_is_the_slowest_live_package(self):
-        slow, fast = rules.progress([key(1, 2)]), rules.progress([key(1, 5)])
-        cancelled = rules.progress([key(1, 10)])
+        slow, fast = rules.progress([event(1, 2)]), rules.progress([event(1, 5)])
+        cancelled = rules.progress([event(1, 10)])
         combined = rules.combined_progress([fast, slow, cancelled], Status.DISPATCHED)
         assert combined.stage == Stage.DISPATCHED
-        assert combined.warning is None
-        warned = rules.combined_progress([fast, slow], Status.EXCEPTION)
-        assert warned.warning == Status.EXCEPTION
+        assert combined.warning == Warning.NONE
+        assert combined.latest == event(1, 5)
+
+    def test_combined_progress_warns_of_the_gravest_live_warning(self):
+        delayed = rules.progress([event(1, 3), delay(3)])
+        failed = rules.progress([event(1, 4), event(2, 7)])
+        combined = rules.combined_progress([delayed, failed], Status.ATTEMPTED_DELIVERY)
+        assert (combined.warning, combined.warned) == (Warning.PROBLEM, event(2, 7))
+        assert rules.combined_progress([delayed], Status.IN_TRANSIT).warning == Warning.DELAY
+
+    def test_a_consignment_warns_as_its_gravest_live_package(self):
+        assert rules.consignment_warning([(3, 1), (5, 0)]) == Warning.DELAY
+        assert rules.consignment_warning([(3, 1), (8, 2)]) == Warning.PROBLEM
+        assert rules.consignment_warning([(10, 2), (5, 0)]) == Warning.NONE
+        assert rules.consignment_warning([(10, 2)]) == Warning.PROBLEM
+        assert rules.consignment_warning([]) == Warning.NONE

@@ -21,6 +21,7 @@ REFERENCE_MAX = 100  # tracking number and customer references
 URL_MAX = 2000
 TEXT_MAX = 1000  # event details / descriptions, package descriptions
 POSTCODE_MAX = 20
+RAW_CODE_MAX = 100  # an event's code as the carrier sent it, before normalising
 EMAIL_MAX = 254  # RFC 5321's path limit
 
 # Events may be stamped a little ahead of our clock (carrier clocks drift), never days ahead:

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from tracking import status as rules
@@ -31,6 +32,7 @@ from tracking.fields import (
     NAME_MAX,
     PACKAGE_REFERENCE,
     POSTCODE_MAX,
+    RAW_CODE_MAX,
     REFERENCE_ALPHABET,
     REFERENCE_MAX,
     TEXT_MAX,
@@ -226,6 +228,48 @@ class Carrier(models.Model):
         return self.name
 
 
+def validate_known_code(value: str) -> None:
+    if value not in rules.CODE_STATUS:
+        raise ValidationError("must be one of the normalised codes, like DELIVERED")
+
+
+class CodeMapping(models.Model):
+    """What one carrier's own event code means among the normalised codes (design section 7.1).
+
+    Applies to the events stored and to come: `code` is the carrier's code in normalised form
+    (case and separators ignored), `maps_to` the normalised code it stands for."""
+
+    carrier = models.ForeignKey(Carrier, on_delete=models.CASCADE, related_name="code_mappings")
+    code = models.CharField(
+        max_length=rules.CODE_MAX_LENGTH, help_text="The carrier's code, e.g. ZUGESTELLT."
+    )
+    maps_to = models.CharField(
+        max_length=rules.CODE_MAX_LENGTH,
+        validators=[validate_known_code],
+        help_text="The normalised code it means, e.g. DELIVERED.",
+    )
+    created_utc = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["carrier", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["carrier", "code"], name="code_mapping_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.carrier}: {self.code} → {self.maps_to}"
+
+    def clean(self) -> None:
+        try:
+            self.code = rules.normalise_code(self.code or "")
+        except ValueError as error:
+            raise ValidationError({"code": str(error)}) from None
+        if self.code in rules.CODE_STATUS:
+            raise ValidationError(
+                {"code": "is a normalised code already; map only codes the table does not know"}
+            )
+
+
 # -- Shipments -----------------------------------------------------------------------------
 
 
@@ -259,6 +303,9 @@ class Consignment(models.Model):
     status = models.PositiveSmallIntegerField(
         choices=rules.STATUS_CHOICES, default=0, validators=status_validators
     )
+    warning = models.PositiveSmallIntegerField(
+        choices=rules.WARNING_CHOICES, default=0, editable=False
+    )
     # Bumped on every change to the consignment or anything below it: the page's ETag and the
     # cache key of its timeline, so neither can go stale within one second.
     revision = models.PositiveIntegerField(default=0, editable=False)
@@ -271,8 +318,10 @@ class Consignment(models.Model):
         indexes = [
             # GET /v1/consignments: a brand's consignments in created order, paged.
             models.Index(fields=["brand", "created_utc", "id"], name="consignment_brand_created"),
-            # Admin and API search by the client's own reference.
+            # Admin and API search by the client's own reference; the customer's lookup by
+            # order number, in any case.
             models.Index(fields=["customer_reference"], name="consignment_customer_ref"),
+            models.Index(Upper("customer_reference"), name="consignment_customer_ref_ci"),
         ]
 
     def __str__(self) -> str:
@@ -292,7 +341,45 @@ def normalise_postcode(value: str) -> str:
     return re.sub(r"\s+", "", value or "").upper()
 
 
-class Package(models.Model):
+def standing_fields() -> tuple:
+    """A leg's or package's derived status and the standing it was derived from
+    (status.Standing): the stage reached and the newest progress, problem and delay events that
+    decide it, so a batch of new events re-derives it without reading the old ones. Declared
+    in each model's body (not an abstract parent, whose fields would come before the id)."""
+    return (
+        models.PositiveSmallIntegerField(
+            choices=rules.STATUS_CHOICES, default=0, validators=status_validators
+        ),
+        models.PositiveSmallIntegerField(choices=rules.WARNING_CHOICES, default=0, editable=False),
+        models.PositiveSmallIntegerField(default=0, editable=False),
+        models.DateTimeField(null=True, blank=True, editable=False),
+        models.PositiveSmallIntegerField(default=0, editable=False),
+        models.DateTimeField(null=True, blank=True, editable=False),
+        models.PositiveSmallIntegerField(default=0, editable=False),
+        models.DateTimeField(null=True, blank=True, editable=False),
+    )
+
+
+class HasStanding:
+    @property
+    def standing(self) -> rules.Standing:
+        return rules.Standing.from_columns(*(getattr(self, name) for name in STANDING_COLUMNS))
+
+
+# Standing's columns in the order status.Standing.from_columns takes them; the derived status
+# and warning come first in every write (status.Standing.columns).
+STANDING_COLUMNS = (
+    "stage",
+    "progress_at",
+    "progress_status",
+    "problem_at",
+    "problem_status",
+    "delay_at",
+)
+DERIVED_COLUMNS = ("status", "warning", *STANDING_COLUMNS)
+
+
+class Package(HasStanding, models.Model):
     """One parcel of a consignment."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -306,12 +393,17 @@ class Package(models.Model):
     )
     description = models.CharField(max_length=TEXT_MAX, blank=True)
     sequence = models.PositiveIntegerField(default=1)
-    # Derived by services from the newest event across the package's legs.
-    status = models.PositiveSmallIntegerField(
-        choices=rules.STATUS_CHOICES, default=0, validators=status_validators
-    )
-    status_occurred_at = models.DateTimeField(null=True, blank=True, editable=False)
-    status_received_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Derived by services from the events of all the package's legs (DERIVED_COLUMNS).
+    (
+        status,
+        warning,
+        stage,
+        progress_at,
+        progress_status,
+        problem_at,
+        problem_status,
+        delay_at,
+    ) = standing_fields()
 
     class Meta:
         # No ordering by the consignment: it would join and sort on every query of packages.
@@ -323,12 +415,8 @@ class Package(models.Model):
     def __str__(self) -> str:
         return self.reference
 
-    @property
-    def status_key(self) -> rules.StatusKey | None:
-        return _status_key(self)
 
-
-class TrackingRecord(models.Model):
+class TrackingRecord(HasStanding, models.Model):
     """One carrier's leg of the journey: Consignly's "consignment tracking", Sorted's "Leg"."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -348,11 +436,17 @@ class TrackingRecord(models.Model):
         related_name="legs",
         help_text="The packages this leg carries; none selected means every package.",
     )
-    status = models.PositiveSmallIntegerField(
-        choices=rules.STATUS_CHOICES, default=0, validators=status_validators
-    )
-    status_occurred_at = models.DateTimeField(null=True, blank=True, editable=False)
-    status_received_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Derived by services from the leg's events (DERIVED_COLUMNS).
+    (
+        status,
+        warning,
+        stage,
+        progress_at,
+        progress_status,
+        problem_at,
+        problem_status,
+        delay_at,
+    ) = standing_fields()
     created_utc = models.DateTimeField(default=timezone.now, editable=False)
     modified_utc = models.DateTimeField(default=timezone.now, editable=False)
     last_updated_date = models.DateField(default=timezone.localdate, editable=False)
@@ -369,6 +463,9 @@ class TrackingRecord(models.Model):
             models.Index(fields=["carrier", "tracking_number"], name="leg_carrier_number"),
             # Admin search by tracking number alone.
             models.Index(fields=["tracking_number"], name="leg_tracking_number"),
+            # Carrier references and the customer's lookup by tracking number, in any case.
+            models.Index("carrier", Upper("tracking_number"), name="leg_carrier_number_ci"),
+            models.Index(Upper("tracking_number"), name="leg_tracking_number_ci"),
         ]
 
     def __str__(self) -> str:
@@ -384,10 +481,6 @@ class TrackingRecord(models.Model):
         """Sorted's CarrierServiceName: the service, or the carrier's name when there is none."""
         return self.carrier_service_name or self.carrier_name
 
-    @property
-    def status_key(self) -> rules.StatusKey | None:
-        return _status_key(self)
-
     def carries(self, package: Package) -> bool:
         """Whether this leg carries `package` (fields.covers), from the packages it lists."""
         return covers(
@@ -396,12 +489,6 @@ class TrackingRecord(models.Model):
             package_consignment_id=package.consignment_id,
             package_id=package.pk,
         )
-
-
-def _status_key(row: Package | TrackingRecord) -> rules.StatusKey | None:
-    if row.status_occurred_at is None or row.status_received_at is None:
-        return None
-    return rules.StatusKey(row.status_occurred_at, row.status_received_at, row.status)
 
 
 class EventSource(models.TextChoices):
@@ -431,6 +518,9 @@ class TrackingEvent(models.Model):
     )
     status = models.PositiveSmallIntegerField(choices=rules.STATUS_CHOICES)
     code = models.CharField(max_length=rules.CODE_MAX_LENGTH)
+    # The code exactly as the carrier (or client) sent it; `code` is its normalised form, or
+    # what a carrier code mapping made of it. Identity is computed from this one.
+    raw_code = models.CharField(max_length=RAW_CODE_MAX)
     description = models.CharField(max_length=TEXT_MAX, blank=True)
     location = models.CharField(max_length=NAME_MAX, blank=True)
     signed_by = models.CharField(max_length=NAME_MAX, blank=True)
@@ -477,8 +567,8 @@ class TrackingEvent(models.Model):
         return uuid.UUID(bytes=hashlib.sha256(key.encode()).digest()[:16])
 
     @property
-    def status_key(self) -> rules.StatusKey:
-        return rules.StatusKey(self.occurred_at, self.received_at, self.status)
+    def mark(self) -> rules.Mark | None:
+        return rules.mark(self.occurred_at, self.status, self.code)
 
 
 # -- Credentials ---------------------------------------------------------------------------

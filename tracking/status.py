@@ -87,6 +87,11 @@ CODE_STATUS: dict[str, Status] = {
     "AT_CUSTOMS": Status.IN_TRANSIT,
     "CLEARED_THROUGH_CUSTOMS": Status.IN_TRANSIT,
     "DELAYED": Status.IN_TRANSIT,
+    # Our additions: hold-ups carriers report in their own words (kind delay, below).
+    "WEATHER_DELAY": Status.IN_TRANSIT,
+    "CUSTOMS_HOLD": Status.IN_TRANSIT,
+    "ADDRESS_QUERY": Status.IN_TRANSIT,
+    "MISSED_CONNECTION": Status.IN_TRANSIT,
     "PARTIALLY_DELIVERED": Status.IN_TRANSIT,
     "OUT_FOR_DELIVERY": Status.OUT_FOR_DELIVERY,
     "AT_COLLECTION_POINT": Status.PICKUP_IN_STORE,
@@ -158,46 +163,7 @@ def status_label(status: int) -> str:
     return str(STATUS_LABELS[Status(status)])
 
 
-# -- Deriving a status from events ----------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class StatusKey:
-    """Where an event stands in time: the newest key with a non-zero status sets the status.
-
-    Events at the same instant are settled by a fixed order, never by when they were received
-    (design section 1), so any arrival order, in one write or several, gives the same result: a
-    problem status over any stage, then the later stage, then the status itself. received_at is
-    kept for display and storage but takes no part in the comparison.
-    """
-
-    occurred_at: datetime
-    received_at: datetime = field(compare=False)
-    status: int = field(compare=False)
-    tie: tuple[int, int, int] = field(init=False, repr=False)
-
-    def __post_init__(self):
-        object.__setattr__(self, "tie", TIE_RANKS[self.status])
-
-
-def newest(keys: Iterable[StatusKey | None]) -> StatusKey | None:
-    """The key that sets the status, ignoring events with status 0 (Unknown)."""
-    best = None
-    for key in keys:
-        if key is None or key.status == Status.UNKNOWN:
-            continue
-        if best is None or key > best:
-            best = key
-    return best
-
-
-def derived_status(keys: Iterable[StatusKey | None]) -> Status:
-    """A leg's or package's status: that of its newest non-zero event, or Unknown."""
-    key = newest(keys)
-    return Status(key.status) if key else Status.UNKNOWN
-
-
-# -- Progress stages ----------------------------------------------------------------------------
+# -- Progress stages and kinds of code -------------------------------------------------------
 
 
 class Stage(IntEnum):
@@ -216,8 +182,9 @@ STAGE_LABELS = {
     Stage.DELIVERED: _("Delivered"),
 }
 
+# The stage each normal status stands for. Unknown (information) and the problem statuses
+# have none; a failed attempt proves the parcel was out for delivery (PROBLEM_STAGE).
 STATUS_STAGE: dict[Status, Stage] = {
-    Status.UNKNOWN: Stage.LABEL_CREATED,
     Status.PRINTED: Stage.LABEL_CREATED,
     Status.AWAITING_COLLECTION: Stage.LABEL_CREATED,
     Status.MANIFESTED: Stage.LABEL_CREATED,
@@ -225,21 +192,205 @@ STATUS_STAGE: dict[Status, Stage] = {
     Status.IN_TRANSIT: Stage.IN_TRANSIT,
     Status.OUT_FOR_DELIVERY: Stage.OUT_FOR_DELIVERY,
     Status.PICKUP_IN_STORE: Stage.OUT_FOR_DELIVERY,
-    Status.ATTEMPTED_DELIVERY: Stage.OUT_FOR_DELIVERY,
     Status.DELIVERED: Stage.DELIVERED,
 }
+PROBLEM_STAGE: dict[Status, Stage] = {Status.ATTEMPTED_DELIVERY: Stage.OUT_FOR_DELIVERY}
 
 # Statuses shown as a warning at the stage reached rather than as a stage of their own.
 WARNING_STATUSES = frozenset({Status.ATTEMPTED_DELIVERY, Status.EXCEPTION, Status.CANCELLED})
 
 
-def _tie_rank(status: Status) -> tuple[int, int, int]:
-    stage = STATUS_STAGE.get(status)
-    return (int(status in WARNING_STATUSES), -1 if stage is None else int(stage), int(status))
+class Kind(IntEnum):
+    """What an event does to a parcel's standing (design section 1). The values order events
+    at the same instant: a warning over progress, a problem over a delay."""
+
+    INFORMATION = 0  # status 0: neither moves the stage nor raises or clears a warning
+    PROGRESS = 1  # moves the stage forward and clears a warning
+    DELAY = 2  # a warning at the stage reached; the status stays
+    PROBLEM = 3  # status 7, 8 or 10: a warning, and the status while it is the newest
 
 
-# Where each status stands among events at the same instant (StatusKey): the highest wins.
-TIE_RANKS = {status: _tie_rank(status) for status in Status}
+# Codes that report a hold-up: the parcel keeps its status (say, In transit) with a warning.
+DELAY_CODES = frozenset(
+    {"DELAYED", "WEATHER_DELAY", "CUSTOMS_HOLD", "ADDRESS_QUERY", "MISSED_CONNECTION"}
+)
+
+
+def kind_of(code: str, status: int) -> Kind:
+    if status in WARNING_STATUSES:
+        return Kind.PROBLEM
+    if code in DELAY_CODES:
+        return Kind.DELAY
+    if status == Status.UNKNOWN:
+        return Kind.INFORMATION
+    return Kind.PROGRESS
+
+
+class Warning(IntEnum):  # noqa: A001 - the name the page and the admin speak of
+    """The warning a leg, package or consignment carries now (stored as this value)."""
+
+    NONE = 0
+    DELAY = 1
+    PROBLEM = 2
+
+
+WARNING_CHOICES = [(0, "none"), (1, "delay"), (2, "problem")]
+
+
+# -- Deriving a status from events ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Mark:
+    """An event's place in the replay: when it happened, then a fixed order for events at the
+    same instant (a problem, then a delay, over progress; then the later stage; then the
+    status; then `tiebreak`), never when it was received, so any arrival order, in one write or
+    several, gives the same result. `event` carries whatever the caller wants back (the page
+    passes its event rows) and takes no part in the comparison."""
+
+    occurred_at: datetime
+    kind: Kind
+    stage: int  # -1 where the event has none
+    status: int
+    tiebreak: tuple = ()
+    event: object = field(default=None, compare=False)
+
+
+def mark(
+    occurred_at: datetime, status: int, code: str, *, tiebreak: tuple = (), event: object = None
+) -> Mark | None:
+    """The Mark of an event, or None for an information event (it takes no part)."""
+    kind = kind_of(code, status)
+    if kind is Kind.INFORMATION:
+        return None
+    if kind is Kind.DELAY:  # a delay keeps the status: only its moment counts
+        return Mark(occurred_at, kind, -1, 0, tiebreak, event)
+    status = Status(status)
+    stage = STATUS_STAGE[status] if kind is Kind.PROGRESS else PROBLEM_STAGE.get(status)
+    return Mark(
+        occurred_at, kind, -1 if stage is None else int(stage), int(status), tiebreak, event
+    )
+
+
+def _newer(a: Mark | None, b: Mark | None) -> Mark | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return b if b > a else a
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where a leg or package stands after replaying its events in occurrence order with
+    "never back without evidence" (design section 1), kept in the closed form that replay
+    reduces to, so events can be added in any order and batch and give the same result:
+
+    - the stage is the furthest any progress event (or failed attempt) reached;
+    - the status is that of the newest event among the problems and the progress events at
+      that stage (a normal status at an earlier stage never moves the parcel back);
+    - the warning is the newest of those and the delays: a problem or a delay warns until a
+      later progress event at the stage reached clears it.
+
+    tests/test_status.py checks this form against the literal replay.
+    """
+
+    stage: Stage = Stage.LABEL_CREATED
+    progress: Mark | None = None  # the newest progress event at `stage`
+    problem: Mark | None = None  # the newest problem
+    delay: Mark | None = None  # the newest delay
+
+    @classmethod
+    def from_columns(
+        cls, stage, progress_at, progress_status, problem_at, problem_status, delay_at
+    ) -> Standing:
+        """A Standing from its stored columns (models.STANDING_COLUMNS)."""
+        progress = problem = delay = None
+        if progress_at is not None:
+            progress = mark(progress_at, progress_status, "")
+        if problem_at is not None:
+            problem = mark(problem_at, problem_status, "")
+        if delay_at is not None:
+            delay = Mark(delay_at, Kind.DELAY, -1, 0)
+        return cls(Stage(stage), progress, problem, delay)
+
+    def columns(self) -> tuple:
+        """What is stored (models.DERIVED_COLUMNS): the status and warning, then the standing."""
+        progress, problem, delay = self.progress, self.problem, self.delay
+        return (
+            int(self.status),
+            int(self.warning),
+            int(self.stage),
+            progress.occurred_at if progress else None,
+            progress.status if progress else 0,
+            problem.occurred_at if problem else None,
+            problem.status if problem else 0,
+            delay.occurred_at if delay else None,
+        )
+
+    def add(self, new: Mark | None) -> Standing:
+        if new is None:
+            return self
+        stage, progress, problem, delay = self.stage, self.progress, self.problem, self.delay
+        if new.kind is Kind.DELAY:
+            delay = _newer(delay, new)
+        else:
+            if new.kind is Kind.PROBLEM:
+                problem = _newer(problem, new)
+            elif new.stage == stage:
+                progress = _newer(progress, new)
+            if new.stage > stage:
+                stage = Stage(new.stage)
+                progress = new if new.kind is Kind.PROGRESS else None
+        return Standing(stage, progress, problem, delay)
+
+    def add_all(self, marks: Iterable[Mark | None]) -> Standing:
+        standing = self
+        for new in marks:
+            standing = standing.add(new)
+        return standing
+
+    @property
+    def latest(self) -> Mark | None:
+        """The event that sets the status: the customer's "latest update"."""
+        return _newer(self.progress, self.problem)
+
+    @property
+    def status(self) -> Status:
+        latest = self.latest
+        return Status(latest.status) if latest else Status.UNKNOWN
+
+    @property
+    def warning_mark(self) -> Mark | None:
+        """The problem or delay the customer is warned of, or None."""
+        newest = _newer(_newer(self.progress, self.problem), self.delay)
+        return newest if newest is not None and newest.kind is not Kind.PROGRESS else None
+
+    @property
+    def warning(self) -> Warning:
+        warned = self.warning_mark
+        if warned is None:
+            return Warning.NONE
+        return Warning.PROBLEM if warned.kind is Kind.PROBLEM else Warning.DELAY
+
+
+def standing(marks: Iterable[Mark | None]) -> Standing:
+    return Standing().add_all(marks)
+
+
+def replay(marks: Iterable[Mark | None]) -> tuple[Stage, Status, Warning]:
+    """The rules as design section 1 states them, event by event in occurrence order. Slower
+    than Standing and kept as its specification: the tests check that both agree."""
+    stage, status, warning = Stage.LABEL_CREATED, Status.UNKNOWN, Warning.NONE
+    for event in sorted(m for m in marks if m is not None):
+        if event.kind is Kind.DELAY:
+            warning = Warning.DELAY
+        elif event.kind is Kind.PROBLEM:
+            status, warning = Status(event.status), Warning.PROBLEM
+            stage = max(stage, Stage(event.stage)) if event.stage >= 0 else stage
+        elif event.stage >= stage:
+            stage, status, warning = Stage(event.stage), Status(event.status), Warning.NONE
+    return stage, status, warning
 
 
 # A consignment whose packages all reached one of these will not change again by itself.
@@ -248,11 +399,21 @@ FINAL_STATUSES = frozenset({Status.DELIVERED, Status.CANCELLED})
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """Where a package (or a whole consignment) stands on the five-step stepper."""
+    """Where a package (or a whole consignment) stands on the five-step stepper, with the
+    events behind it: `latest` sets the status, `warned` is the problem or delay warned of."""
 
     stage: Stage
     status: Status
-    warning: Status | None
+    warning: Warning = Warning.NONE
+    latest: Mark | None = None
+    warned: Mark | None = None
+
+    @property
+    def problem_status(self) -> Status | None:
+        """The problem status warned of (a failed attempt, an exception, a cancellation)."""
+        if self.warned is None or self.warned.kind is not Kind.PROBLEM:
+            return None
+        return Status(self.warned.status)
 
     @property
     def percent(self) -> int:
@@ -284,26 +445,36 @@ class Progress:
         ]
 
 
-def progress(keys: Iterable[StatusKey | None]) -> Progress:
-    """Progress from a package's events: the stage of the newest event that has a stage, plus a
-    warning when the current status is an exception, a failed attempt or a cancellation."""
-    keys = [key for key in keys if key is not None]
-    status = derived_status(keys)
-    staged = newest(key for key in keys if Status(key.status) in STATUS_STAGE)
-    stage = STATUS_STAGE[Status(staged.status)] if staged else Stage.LABEL_CREATED
-    warning = status if status in WARNING_STATUSES else None
-    return Progress(stage=stage, status=status, warning=warning)
+def progress(marks: Iterable[Mark | None]) -> Progress:
+    """A package's progress from its events' marks (across all its legs)."""
+    found = standing(marks)
+    return Progress(
+        stage=found.stage,
+        status=found.status,
+        warning=found.warning,
+        latest=found.latest,
+        warned=found.warning_mark,
+    )
 
 
 def combined_progress(progresses: Iterable[Progress], status: int) -> Progress:
     """A consignment's stepper: the stage of its least advanced live package, with the
-    consignment's status, warned when the roll-up status is itself a warning."""
+    consignment's status and the gravest warning of its live packages (a problem over a delay,
+    then the newest)."""
     progresses = list(progresses)
     live = [p for p in progresses if p.status != Status.CANCELLED] or progresses
     stage = min((p.stage for p in live), default=Stage.LABEL_CREATED)
-    status = Status(status)
+    warned = max(
+        (p.warned for p in live if p.warned is not None),
+        key=lambda m: (m.kind, m),
+        default=None,
+    )
+    latest = max((p.latest for p in live if p.latest is not None), default=None)
+    warning = Warning.NONE
+    if warned is not None:
+        warning = Warning.PROBLEM if warned.kind is Kind.PROBLEM else Warning.DELAY
     return Progress(
-        stage=stage, status=status, warning=status if status in WARNING_STATUSES else None
+        stage=stage, status=Status(status), warning=warning, latest=latest, warned=warned
     )
 
 
@@ -326,7 +497,18 @@ def consignment_status(package_statuses: Iterable[int]) -> Status:
     for urgent in (Status.EXCEPTION, Status.ATTEMPTED_DELIVERY):
         if urgent in live:
             return urgent
-    return min(live, key=lambda s: (STATUS_STAGE[s], s != Status.UNKNOWN, s))
+    return min(
+        live,
+        key=lambda s: (STATUS_STAGE.get(s, Stage.LABEL_CREATED), s != Status.UNKNOWN, s),
+    )
+
+
+def consignment_warning(packages: Iterable[tuple[int, int]]) -> Warning:
+    """A consignment's warning from its packages' (status, warning): the gravest of its live
+    packages' (all of them when every package is cancelled)."""
+    packages = list(packages)
+    live = [w for s, w in packages if s != Status.CANCELLED] or [w for _s, w in packages]
+    return Warning(max(live, default=Warning.NONE))
 
 
 def is_final(package_statuses: Iterable[int]) -> bool:

@@ -35,8 +35,7 @@ _PACKAGE_FIELDS = [
     "description",
     "sequence",
     "status",
-    "status_occurred_at",
-    "status_received_at",
+    "warning",
 ]
 _LEG_FIELDS = [
     "id",
@@ -48,6 +47,7 @@ _LEG_FIELDS = [
     "tracking_url",
     "integration_name",
     "status",
+    "warning",
     "created_utc",
     "modified_utc",
     "last_updated_date",
@@ -80,8 +80,11 @@ class EventRow:
     source: str
 
     @property
-    def status_key(self) -> rules.StatusKey:
-        return rules.StatusKey(self.occurred_at, self.received_at, self.status)
+    def mark(self) -> rules.Mark | None:
+        """This event in the replay, carrying itself (a Progress names its events)."""
+        return rules.mark(
+            self.occurred_at, self.status, self.code, tiebreak=(self.code, self.id), event=self
+        )
 
     @property
     def order_key(self) -> tuple:
@@ -99,6 +102,7 @@ class LegRow:
     tracking_url: str
     integration_name: str
     status: int
+    warning: int
     created_utc: dt.datetime
     modified_utc: dt.datetime
     last_updated_date: dt.date
@@ -121,8 +125,7 @@ class PackageRow:
     description: str
     sequence: int
     status: int
-    status_occurred_at: dt.datetime | None
-    status_received_at: dt.datetime | None
+    warning: int
 
 
 @dataclass(slots=True)
@@ -147,7 +150,7 @@ class PackageTimeline:
 
     @property
     def progress(self) -> rules.Progress:
-        return rules.progress(event.status_key for pl in self.legs for event in pl.events)
+        return rules.progress(event.mark for pl in self.legs for event in pl.events)
 
 
 class Timeline:

@@ -18,11 +18,11 @@ from django.db import connection
 from django.db.models import Model
 
 from tracking.db.prepared import Many, PreparedQuery
-from tracking.models import Consignment, Package, TrackingEvent, TrackingRecord
+from tracking.models import DERIVED_COLUMNS, Consignment, Package, TrackingEvent, TrackingRecord
 
 # What a leg's or package's status was derived from: the rows of leg_statuses and
 # package_statuses start with these.
-STATUS_FIELDS = ("id", "consignment_id", "status", "status_occurred_at", "status_received_at")
+STATUS_FIELDS = ("id", "consignment_id", *DERIVED_COLUMNS)
 
 _LOCK_CONSIGNMENTS = PreparedQuery(
     lambda ids: (

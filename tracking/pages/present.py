@@ -362,12 +362,12 @@ def _steps(progress: rules.Progress) -> list[StepView]:
     for step in progress.steps():
         current = step["stage"] == progress.stage
         note = ""
-        if current and progress.warning is not None:
-            note = rules.status_label(progress.warning)
+        if current and progress.problem_status is not None:
+            note = rules.status_label(progress.problem_status)
         elif step["state"] == "done":
             note = _("completed")
-        if current and progress.warning is not None:
-            mark = status_icon(progress.warning)
+        if current and progress.problem_status is not None:
+            mark = status_icon(progress.problem_status)
         elif step["state"] == "done" or (current and progress.stage == Stage.DELIVERED):
             mark = ICONS["tick"]
         elif current:
@@ -381,8 +381,10 @@ def _steps(progress: rules.Progress) -> list[StepView]:
                 current=current,
                 hidden_note=note,
                 icon=mark,
-                warning=current and progress.warning is not None,
-                tone=tone(progress.warning) if current and progress.warning is not None else "",
+                warning=current and progress.problem_status is not None,
+                tone=tone(progress.problem_status)
+                if current and progress.problem_status is not None
+                else "",
             )
         )
     return steps
@@ -430,14 +432,14 @@ def tracking_page(
     headline = _status_headline(status, latest is not None)
 
     warning = None
-    if progress.warning is not None:
-        cause = _newest(timeline, progress.warning)
+    if progress.problem_status is not None:
+        cause = _newest(timeline, progress.problem_status)
         warning = WarningView(
-            title=rules.status_label(progress.warning),
+            title=rules.status_label(progress.problem_status),
             detail=cause.description.strip() if cause else "",
-            advice=_warning_advice(progress.warning, brand.name),
-            tone=tone(progress.warning),
-            icon=status_icon(progress.warning),
+            advice=_warning_advice(progress.problem_status, brand.name),
+            tone=tone(progress.problem_status),
+            icon=status_icon(progress.problem_status),
         )
 
     # The brand's estimate no longer holds once delivered, cancelled or in trouble, nor once
@@ -446,7 +448,7 @@ def tracking_page(
     show_expected = (
         expected is not None
         and not timeline.is_final
-        and progress.warning is None
+        and progress.problem_status is None
         and expected >= today
     )
 
@@ -457,8 +459,8 @@ def tracking_page(
         "number": stage_number,
         "total": stage_total,
     }
-    if progress.warning is not None:
-        progress_text = f"{progress_text} ({rules.status_label(progress.warning)})"
+    if progress.problem_status is not None:
+        progress_text = f"{progress_text} ({rules.status_label(progress.problem_status)})"
 
     recipient = None
     verify = None

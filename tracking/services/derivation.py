@@ -18,7 +18,7 @@ from django.utils import timezone
 from tracking import fields
 from tracking import status as rules
 from tracking.db import bulk
-from tracking.models import Consignment, Package, TrackingRecord
+from tracking.models import DERIVED_COLUMNS, Consignment, Package, TrackingRecord
 
 
 class NewEvent(NamedTuple):
@@ -28,6 +28,7 @@ class NewEvent(NamedTuple):
     package_id: uuid.UUID | None
     status: int
     code: str
+    raw_code: str
     description: str
     location: str
     signed_by: str
@@ -37,81 +38,82 @@ class NewEvent(NamedTuple):
     identity: uuid.UUID
 
     @property
-    def status_key(self) -> rules.StatusKey:
-        return rules.StatusKey(self.occurred_at, self.received_at, self.status)
+    def mark(self) -> rules.Mark | None:
+        return rules.mark(self.occurred_at, self.status, self.code)
 
 
 class StatusRow:
-    """A leg's or package's stored status and the key of the event that set it, loaded as a
-    plain row (bulk.STATUS_FIELDS): a batch touches hundreds of them and model instances would
-    cost more than the derivation itself."""
+    """A leg's or package's stored standing, loaded as a plain row (bulk.STATUS_FIELDS): a
+    batch touches hundreds of them and model instances would cost more than the derivation."""
 
-    __slots__ = ("id", "consignment_id", "status", "occurred_at", "received_at")
+    __slots__ = ("id", "consignment_id", "derived", "standing")
 
-    def __init__(self, id, consignment_id, status, occurred_at, received_at):  # noqa: A002
+    def __init__(self, id, consignment_id, *derived):  # noqa: A002
         self.id = id
         self.consignment_id = consignment_id
-        self.status = status
-        self.occurred_at = occurred_at
-        self.received_at = received_at
+        self.derived = derived  # models.DERIVED_COLUMNS
+        self.standing = rules.Standing.from_columns(*derived[2:])
 
     @property
-    def key(self) -> rules.StatusKey | None:
-        if self.occurred_at is None or self.received_at is None:
-            return None
-        return rules.StatusKey(self.occurred_at, self.received_at, self.status)
+    def status(self) -> int:
+        return self.derived[0]
 
-    def advance(self, candidates: list[rules.StatusKey]) -> bool:
-        """Take the newest of the candidates if it is newer than what set the status."""
-        current = self.key
-        best = rules.newest([current, *candidates])
-        if best is None or best == current:
+    @property
+    def warning(self) -> int:
+        return self.derived[1]
+
+    def absorb(self, marks: list[rules.Mark | None]) -> bool:
+        """Add these events to the standing; True when what is stored must change."""
+        self.standing = self.standing.add_all(marks)
+        derived = self.standing.columns()
+        if derived == self.derived:
             return False
-        self.status, self.occurred_at, self.received_at = (
-            best.status,
-            best.occurred_at,
-            best.received_at,
-        )
+        self.derived = derived
         return True
 
 
 def derive(new_rows, legs, packages, coverage, revisions, now) -> None:
-    """Move each affected leg's and package's status forward where a new event is newer."""
+    """Add the new events to each affected leg's and package's standing, then roll each
+    consignment up from its packages."""
     by_leg = defaultdict(list)
     for row in new_rows:
         by_leg[row.tracking_record_id].append(row)
 
     leg_updates = []
-    package_candidates = defaultdict(list)
+    package_marks = defaultdict(list)
     for leg_id, rows in by_leg.items():
         leg = legs[leg_id]
-        leg.advance([row.status_key for row in rows])
-        leg_updates.append((leg.id, leg.status, leg.occurred_at, leg.received_at, now, now.date()))
+        marks = [row.mark for row in rows]
+        leg.absorb(marks)
+        # A new event changes the leg's dates even when its status stays.
+        leg_updates.append((leg.id, *leg.derived, now, now.date()))
         leg_packages = coverage.get(leg_id) or {p.id for p in packages[leg.consignment_id]}
-        for row in rows:
+        for row, row_mark in zip(rows, marks, strict=True):
+            if row_mark is None:
+                continue
             for package_id in [row.package_id] if row.package_id else leg_packages:
-                package_candidates[package_id].append(row.status_key)
+                package_marks[package_id].append(row_mark)
     bulk.set_columns(
-        TrackingRecord,
-        ["status", "status_occurred_at", "status_received_at", "modified_utc", "last_updated_date"],
-        leg_updates,
+        TrackingRecord, [*DERIVED_COLUMNS, "modified_utc", "last_updated_date"], leg_updates
     )
 
     package_updates = [
-        (package.id, package.status, package.occurred_at, package.received_at)
+        (package.id, *package.derived)
         for consignment_packages in packages.values()
         for package in consignment_packages
-        if package.id in package_candidates and package.advance(package_candidates[package.id])
+        if package.id in package_marks and package.absorb(package_marks[package.id])
     ]
-    bulk.set_columns(
-        Package, ["status", "status_occurred_at", "status_received_at"], package_updates
-    )
+    bulk.set_columns(Package, DERIVED_COLUMNS, package_updates)
+    mark_changed(revisions, now, {pk: roll_up(packages[pk]) for pk in revisions})
 
-    statuses = {
-        consignment_id: rules.consignment_status(p.status for p in packages[consignment_id])
-        for consignment_id in revisions
-    }
-    mark_changed(revisions, now, statuses)
+
+def roll_up(packages) -> tuple[int, int]:
+    """A consignment's (status, warning) from its packages' (anything with both)."""
+    pairs = [(p.status, p.warning) for p in packages]
+    return (
+        int(rules.consignment_status(s for s, _w in pairs)),
+        int(rules.consignment_warning(pairs)),
+    )
 
 
 def lock_consignment(consignment_id) -> Consignment:
@@ -120,7 +122,7 @@ def lock_consignment(consignment_id) -> Consignment:
 
 def mark_changed(revisions: dict, now: dt.datetime, statuses: dict | None = None) -> None:
     """Record that something under these locked consignments ({id: revision}) changed, and
-    set their roll-up statuses when given."""
+    set their roll-ups ({id: (status, warning)}) when given."""
     if statuses is None:
         bulk.set_columns(
             Consignment,
@@ -130,48 +132,55 @@ def mark_changed(revisions: dict, now: dt.datetime, statuses: dict | None = None
     else:
         bulk.set_columns(
             Consignment,
-            ["revision", "modified_utc", "status"],
-            [(pk, revision + 1, now, statuses[pk]) for pk, revision in revisions.items()],
+            ["revision", "modified_utc", "status", "warning"],
+            [(pk, revision + 1, now, *statuses[pk]) for pk, revision in revisions.items()],
         )
 
 
 @transaction.atomic
-def rederive(consignment: Consignment) -> None:
-    """Recompute every status of a consignment from its events (repair; tests compare the
-    incremental derivation in store_events against it)."""
+def rederive(consignment: Consignment, *, now: dt.datetime | None = None) -> bool:
+    """Derive every status of a consignment afresh from all its events: the repair for stored
+    statuses (an upgrade of the rules, a code mapping), and what the tests compare the
+    incremental derivation of store_events against. True when anything changed; only then is
+    the consignment's revision bumped."""
     locked = lock_consignment(consignment.pk)
     legs = list(locked.legs.prefetch_related("packages", "events"))
     packages = list(locked.packages.all())
-    keys_by_package = defaultdict(list)
+    marks_by_package = defaultdict(list)
+    changed_legs, changed_packages = [], []
     for leg in legs:
-        events = list(leg.events.all())
-        best = rules.newest(event.status_key for event in events)
-        leg.status = best.status if best else 0
-        leg.status_occurred_at = best.occurred_at if best else None
-        leg.status_received_at = best.received_at if best else None
+        marks = [event.mark for event in leg.events.all()]
+        if _set_standing(leg, rules.standing(marks)):
+            changed_legs.append(leg)
         listed = {p.pk for p in leg.packages.all()}
-        covered = [
-            p.pk
-            for p in packages
-            if fields.covers(
-                leg_consignment_id=leg.consignment_id,
-                listed_package_ids=listed,
-                package_consignment_id=p.consignment_id,
-                package_id=p.pk,
-            )
-        ]
-        for event in events:
-            for package_id in [event.package_id] if event.package_id else covered:
-                keys_by_package[package_id].append(event.status_key)
-    TrackingRecord.objects.bulk_update(legs, ["status", "status_occurred_at", "status_received_at"])
+        for event, event_mark in zip(leg.events.all(), marks, strict=True):
+            if event.package_id:
+                marks_by_package[event.package_id].append(event_mark)
+                continue
+            for p in packages:
+                if fields.covers(
+                    leg_consignment_id=leg.consignment_id,
+                    listed_package_ids=listed,
+                    package_consignment_id=p.consignment_id,
+                    package_id=p.pk,
+                ):
+                    marks_by_package[p.pk].append(event_mark)
     for package in packages:
-        best = rules.newest(keys_by_package[package.pk])
-        package.status = best.status if best else 0
-        package.status_occurred_at = best.occurred_at if best else None
-        package.status_received_at = best.received_at if best else None
-    Package.objects.bulk_update(packages, ["status", "status_occurred_at", "status_received_at"])
-    mark_changed(
-        {locked.pk: locked.revision},
-        timezone.now(),
-        {locked.pk: rules.consignment_status(p.status for p in packages)},
-    )
+        if _set_standing(package, rules.standing(marks_by_package[package.pk])):
+            changed_packages.append(package)
+    TrackingRecord.objects.bulk_update(changed_legs, DERIVED_COLUMNS)
+    Package.objects.bulk_update(changed_packages, DERIVED_COLUMNS)
+    rolled = roll_up(packages)
+    if not (changed_legs or changed_packages or rolled != (locked.status, locked.warning)):
+        return False
+    mark_changed({locked.pk: locked.revision}, now or timezone.now(), {locked.pk: rolled})
+    return True
+
+
+def _set_standing(row, standing: rules.Standing) -> bool:
+    derived = standing.columns()
+    if tuple(getattr(row, name) for name in DERIVED_COLUMNS) == derived:
+        return False
+    for name, value in zip(DERIVED_COLUMNS, derived, strict=True):
+        setattr(row, name, value)
+    return True

@@ -19,7 +19,16 @@ from django.utils import timezone
 from tracking import fields
 from tracking import status as rules
 from tracking.db import bulk
-from tracking.models import NAME_MAX, TEXT_MAX, Carrier, Package, TrackingEvent, TrackingRecord
+from tracking.fields import RAW_CODE_MAX
+from tracking.models import (
+    NAME_MAX,
+    TEXT_MAX,
+    Carrier,
+    CodeMapping,
+    Package,
+    TrackingEvent,
+    TrackingRecord,
+)
 from tracking.services.checks import check_code, check_length, check_occurred_at, check_status
 from tracking.services.derivation import NewEvent, StatusRow, derive, mark_changed
 
@@ -38,6 +47,11 @@ class EventSpec:
     signed_by: str = ""
     package: Package | None = None
     field_prefix: str = field(default="", compare=False)
+    raw_code: str = field(default="", init=False)
+
+    def __post_init__(self):
+        # A carrier code mapping re-derives the status only where it came from the code.
+        self.status_from_code = self.status is None
 
 
 @dataclass(frozen=True)
@@ -89,17 +103,28 @@ def record_events(*, events: Sequence[EventSpec], source: str) -> StoreResult:
     return StoreResult(stored=len(stored), duplicates=len(events) - len(stored))
 
 
-def _prepare(spec: EventSpec, now: dt.datetime) -> None:
-    """Check a spec and fill in the status or code it left out."""
+def _normalise_code(spec: EventSpec) -> None:
+    if spec.code is not None:
+        spec.raw_code = spec.code.strip()
+        check_length(f"{spec.field_prefix}code", spec.raw_code, RAW_CODE_MAX)
+        spec.code = check_code(f"{spec.field_prefix}code", spec.code)
+
+
+def _prepare(spec: EventSpec, now: dt.datetime, mappings: dict) -> None:
+    """Check a spec, apply its carrier's code mapping and fill in the status or code it left
+    out (after _normalise_code, which keeps the code as sent)."""
     prefix = spec.field_prefix
     if spec.code is not None:
-        spec.code = check_code(f"{prefix}code", spec.code)
+        mapped = mappings.get((spec.leg.carrier_id, spec.code))
+        if mapped is not None:
+            spec.code = mapped
+            spec.status = None if spec.status_from_code else spec.status
     if spec.status is not None:
         check_status(f"{prefix}status", spec.status)
     if spec.code is None and spec.status is None:
         raise ValidationError({f"{prefix}status": "is required"})
     if spec.code is None:
-        spec.code = rules.code_for_status(spec.status)
+        spec.code = spec.raw_code = rules.code_for_status(spec.status)
     if spec.status is None:
         spec.status = int(rules.status_for_code(spec.code))
     spec.description = spec.description or ""
@@ -128,7 +153,13 @@ def store_events(
     what makes the duplicate check and the status derivation race-free.
     """
     for spec in specs:
-        _prepare(spec, now)
+        _normalise_code(spec)
+    # Mappings are for the codes the table does not know: a feed of known codes never asks.
+    mappings = code_mappings(
+        {spec.leg.carrier_id for spec in specs if spec.code and spec.code not in rules.CODE_STATUS}
+    )
+    for spec in specs:
+        _prepare(spec, now, mappings)
     consignment_ids = sorted({spec.leg.consignment_id for spec in specs})
     revisions = bulk.lock_consignments(consignment_ids)
     # The legs with the packages each carries (none listed: every package), in one query.
@@ -161,7 +192,7 @@ def store_events(
         identity = TrackingEvent.identity_for(
             tracking_record_id=leg.id,
             package_id=package_id,
-            code=spec.code,
+            code=spec.raw_code,
             occurred_at=spec.occurred_at,
             description=spec.description,
         )
@@ -174,6 +205,7 @@ def store_events(
                 package_id,
                 spec.status,
                 spec.code,
+                spec.raw_code,
                 spec.description,
                 spec.location,
                 spec.signed_by,
@@ -192,6 +224,19 @@ def store_events(
         return [], renamed
     derive(new_rows, legs, packages, coverage, revisions, now)
     return new_rows, renamed
+
+
+def code_mappings(carrier_ids) -> dict[tuple[int, str], str]:
+    """{(carrier id, carrier's code): normalised code} for these carriers, in one query."""
+    carrier_ids = [pk for pk in carrier_ids if pk is not None]
+    if not carrier_ids:
+        return {}
+    return {
+        (carrier_id, code): maps_to
+        for carrier_id, code, maps_to in CodeMapping.objects.filter(
+            carrier_id__in=carrier_ids
+        ).values_list("carrier_id", "code", "maps_to")
+    }
 
 
 def _rename_carrier(leg_id, carrier_name: str, now: dt.datetime) -> bool:
