@@ -21,6 +21,13 @@ from tracking.services.derivation import rederive
 from tracking.services.events import EventSpec, StoreResult, record_event, record_events
 from tracking.services.keys import ROTATION_GRACE, issue_api_key, rotate_api_key
 from tracking.services.legs import LEG_FIELDS, add_leg, set_leg_status, update_leg
+from tracking.services.mappings import (
+    UNMAPPED_LIMIT,
+    MappingResult,
+    map_code,
+    unmap_code,
+    unmapped_codes,
+)
 from tracking.services.privacy import (
     PRIVATE_CONSIGNMENT_FIELDS,
     erase_recipient,
@@ -31,7 +38,9 @@ __all__ = [
     "LEG_FIELDS",
     "PRIVATE_CONSIGNMENT_FIELDS",
     "ROTATION_GRACE",
+    "UNMAPPED_LIMIT",
     "EventSpec",
+    "MappingResult",
     "PackageSpec",
     "StoreResult",
     "ValidationError",
@@ -45,11 +54,14 @@ __all__ = [
     "erase_recipient",
     "export_consignment",
     "issue_api_key",
+    "map_code",
     "record_event",
     "record_events",
     "rederive",
     "rotate_api_key",
     "rule_message",
     "set_leg_status",
+    "unmap_code",
+    "unmapped_codes",
     "update_leg",
 ]
