@@ -309,6 +309,65 @@ class TestUpdates:
         event = leg.events.get()
         assert (event.status, event.code, event.source) == (3, "IN_TRANSIT", "consignly-api")
 
+    @pytest.mark.parametrize(
+        ("before", "asked"),
+        [
+            ([4], 4),  # the same
+            ([4], 1),  # an earlier stage: a hand-over's label, say
+            ([5], 3),  # never back from Delivered
+            ([3, 8], 8),  # the same problem again
+            ([3], 0),  # Unknown never sets a status
+        ],
+    )
+    def test_a_status_the_rules_would_not_apply_is_not_stored(
+        self, api, our_key, consignment, leg, before, asked
+    ):
+        for status in before:
+            assert_empty(
+                send(api, "PUT", record(consignment.pk, leg.pk), our_key, {"status": status}), 200
+            )
+        unchanged = snapshot()
+
+        response = send(api, "PUT", record(consignment.pk, leg.pk), our_key, {"status": asked})
+
+        assert_empty(response, 304)
+        assert snapshot() == unchanged
+
+    @pytest.mark.parametrize(
+        ("before", "asked", "after"),
+        [
+            ([3], 8, 8),  # a problem applies whenever it is the newest
+            ([3, 8], 3, 3),  # progress at the stage reached clears it
+            ([5], 10, 10),  # a cancellation is a problem too
+            ([2], 4, 4),
+        ],
+    )
+    def test_a_status_the_rules_apply_is_stored(
+        self, api, our_key, consignment, leg, before, asked, after
+    ):
+        for status in before:
+            send(api, "PUT", record(consignment.pk, leg.pk), our_key, {"status": status})
+
+        response = send(api, "PUT", record(consignment.pk, leg.pk), our_key, {"status": asked})
+
+        assert_empty(response, 200)
+        leg.refresh_from_db()
+        assert leg.status == after
+        assert leg.events.count() == len(before) + 1
+
+    def test_an_ignored_status_beside_a_real_change_stores_only_the_change(
+        self, api, our_key, consignment, leg
+    ):
+        send(api, "PUT", record(consignment.pk, leg.pk), our_key, {"status": 4})
+        body = {"status": 1, "trackingUrl": "https://carrier.example/t/9"}
+
+        response = send(api, "PUT", record(consignment.pk, leg.pk), our_key, body)
+
+        assert_empty(response, 200)
+        leg.refresh_from_db()
+        assert (leg.status, leg.tracking_url) == (4, "https://carrier.example/t/9")
+        assert leg.events.count() == 1
+
 
 class TestEvents:
     def test_it_answers_304_to_a_duplicate_event(self, api, our_key, consignment, leg):

@@ -112,9 +112,7 @@ def update_leg(*, leg: TrackingRecord, source: str, **changes) -> bool:
     leg = TrackingRecord.objects.select_for_update().get(pk=leg.pk)
     new_status = changes.pop("status", None)
     changed = [name for name, value in changes.items() if getattr(leg, name) != value]
-    # Status 0 (Unknown) is what a leg has before its first event; an event never sets it, so
-    # asking for it changes nothing rather than appending an event that could not take effect.
-    status_changes = new_status not in (None, rules.Status.UNKNOWN, leg.status)
+    status_changes = new_status is not None and _would_apply(leg, new_status)
     if not changed and not status_changes:
         return False
 
@@ -136,6 +134,16 @@ def update_leg(*, leg: TrackingRecord, source: str, **changes) -> bool:
     else:
         mark_changed({locked.pk: locked.revision}, now)
     return True
+
+
+def _would_apply(leg: TrackingRecord, status: int) -> bool:
+    """Whether an event with this status, occurring now, would change what the leg shows (its
+    status or warning) under the rules (design section 1). One that would not (the same
+    status, an earlier stage, Unknown, which never sets a status) is not stored, so a PUT that
+    changes nothing else is a 304 rather than an event the timeline shows to no effect."""
+    before = leg.standing
+    after = before.add(rules.mark(timezone.now(), status, rules.code_for_status(status)))
+    return (after.status, after.warning) != (before.status, before.warning)
 
 
 def set_leg_status(*, leg: TrackingRecord, status: int, source: str) -> bool:
