@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from tests.factories import BrandFactory, CarrierFactory, make_consignment, make_leg
 from tracking import services
+from tracking import status as rules
 from tracking.models import Consignment, EventSource, TrackingEvent
 from tracking.services import EventSpec
 from tracking.status import CODE_STATUS
@@ -62,9 +63,10 @@ def outcome(consignment):
     consignment.refresh_from_db()
     timeline = Timeline.load(Consignment.objects.filter(pk=consignment.pk))
     return {
-        "consignment": consignment.status,
-        "packages": [p.status for p in timeline.packages],
-        "legs": [leg.status for leg in timeline.legs],
+        "consignment": (consignment.status, consignment.warning),
+        "packages": [(p.status, p.warning) for p in timeline.packages],
+        "legs": [(leg.status, leg.warning) for leg in timeline.legs],
+        "stages": [pt.progress.stage for pt in timeline.by_package],
         "timelines": [
             [(e.occurred_at, e.code, e.description, e.package_id is None) for _l, e in pt.events]
             for pt in timeline.by_package
@@ -116,6 +118,27 @@ def test_the_incremental_statuses_always_equal_a_full_recompute(events):
     incremental = outcome(consignment)
     services.rederive(consignment)
     assert outcome(consignment) == incremental
+
+
+@PROPERTY
+@given(events=events_strategy, batches=st.integers(1, 3))
+def test_what_is_stored_is_what_the_rules_say_replayed_event_by_event(events, batches):
+    """The stored standing (closed form, built batch by batch) against design section 1's
+    rules applied literally to each package's events across its legs (status.replay)."""
+    consignment, legs, packages = shipment()
+    size = -(-len(events) // batches)
+    for start in range(0, len(events), size):
+        chunk = events[start : start + size]
+        services.record_events(events=specs(chunk, legs, packages), source=EventSource.SORTED)
+    timeline = Timeline.load(Consignment.objects.filter(pk=consignment.pk))
+    for pt in timeline.by_package:
+        marks = [event.mark for pl in pt.legs for event in pl.events]
+        stage, status, warning = rules.replay(marks)
+        assert (pt.package.status, pt.package.warning) == (status, warning)
+        assert pt.progress.stage == stage
+    for leg in timeline.legs:
+        _stage, status, warning = rules.replay(event.mark for event in leg.events)
+        assert (leg.status, leg.warning) == (status, warning)
 
 
 # Events crowded into four minutes of one leg, with or without a package: many share an instant,
