@@ -2,7 +2,9 @@
 
 Every read and every write target is looked up here, scoped to what the caller may see: a
 client key sees its brand's consignments, a carrier key the legs of its own carrier, and a
-customer the consignment whose reference they hold. "Does not exist" and "not yours" raise
+customer the consignment whose reference (or one of whose package references) they hold; a
+number a customer has (tracking or order number) only names candidates, which the delivery
+postcode picks from. "Does not exist" and "not yours" raise
 the same NotFound, so no answer tells one brand about another's data.
 """
 
@@ -14,9 +16,10 @@ from django.db.models import QuerySet
 from django.db.models.functions import Upper
 
 from tracking.db.prepared import Many, PreparedQuery, rows_as
-from tracking.fields import covers
+from tracking.fields import REFERENCE_MAX, covers
 from tracking.models import (
     CONSIGNMENT_REFERENCE,
+    PACKAGE_REFERENCE,
     ApiKey,
     Consignment,
     Package,
@@ -59,6 +62,55 @@ def timeline_for_reference(reference: str) -> Timeline:
     if timeline is None:
         raise NotFound
     return timeline
+
+
+def timeline_for_package_reference(reference: str) -> Timeline:
+    """The consignment of a package, for whoever holds the package's EP- reference (as
+    unguessable as the consignment's own)."""
+    canonical = reference.strip().upper() if isinstance(reference, str) else ""
+    if not PACKAGE_REFERENCE.match(canonical):
+        raise NotFound
+    found = (
+        Package.objects.filter(reference=canonical)
+        .values_list("consignment__reference", flat=True)
+        .first()
+    )
+    if found is None:
+        raise NotFound
+    return timeline_for_reference(found)
+
+
+NUMBER_CANDIDATES_MAX = 20  # of each kind: a recycled number may be on many legs
+
+
+def consignments_by_number(number: str) -> list[Consignment]:
+    """The consignments a customer may mean by a carrier's tracking number or the shop's order
+    number (the customer reference), in any case, newest first, with only what choosing among
+    them needs (reference, destination postcode, created).
+
+    Not a door by itself: such numbers are guessable and shared between brands, so the caller
+    picks among these by the delivery postcode (tracking.pages.verification) and never lets a
+    number alone show a parcel. The functional indexes leg_tracking_number_ci and
+    consignment_customer_ref_ci (migration 0009) serve the two queries."""
+    value = number.strip() if isinstance(number, str) else ""
+    if not value or len(value) > REFERENCE_MAX:
+        return []
+    wanted = value.upper()
+    fields = ["id", "reference", "destination_postcode", "created_utc"]
+    on_legs = (
+        TrackingRecord.objects.alias(n=Upper("tracking_number"))
+        .filter(n=wanted)
+        .order_by("-consignment__created_utc", "-consignment_id")
+        .values_list(*(f"consignment__{name}" for name in fields))[:NUMBER_CANDIDATES_MAX]
+    )
+    by_order = (
+        Consignment.objects.alias(n=Upper("customer_reference"))
+        .filter(n=wanted)
+        .order_by("-created_utc", "-id")
+        .values_list(*fields)[:NUMBER_CANDIDATES_MAX]
+    )
+    found = {c.pk: c for c in rows_as(Consignment, fields, [*on_legs, *by_order])}
+    return sorted(found.values(), key=lambda c: (c.created_utc, c.pk), reverse=True)
 
 
 # -- Client keys ---------------------------------------------------------------------------------
