@@ -162,7 +162,7 @@ def test_the_frame_shows_the_journey_and_follows_its_height(browser, shops, jour
             location="Bristol",
             occurred_at=now - dt.timedelta(minutes=30 - n),
         )
-    expect(frame.locator(".event__text", has_text="Extra scan 5")).to_be_visible(timeout=10_000)
+    expect(frame.locator(".event__detail", has_text="Extra scan 5")).to_be_visible(timeout=10_000)
     page.wait_for_function(
         f"parseFloat(document.querySelector('iframe').style.height) > {before + 100}"
     )
@@ -204,7 +204,7 @@ def test_verification_inside_the_frame_works_without_cookies(browser, shops, jou
         location="Bristol",
         occurred_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1),
     )
-    expect(frame.locator(".event__text", has_text="Back at the depot")).to_be_visible(
+    expect(frame.locator(".event__detail", has_text="Back at the depot")).to_be_visible(
         timeout=10_000
     )
     expect(frame.get_by_text("Alex Morgan")).to_be_visible()

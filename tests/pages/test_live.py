@@ -44,7 +44,8 @@ class TestThePoll:
         assert html.count("aria-live") == 1
         status = re.search(r'<p id="live-status"[^>]*>([^<]*)</p>', html)
         assert 'aria-live="polite"' in status.group(0)
-        assert "Latest update: Delivered to recipient, 9 Mar 2026, 14:05 GMT" in status.group(1)
+        # The customer's words for the code (tracking.wording), not the carrier's description.
+        assert "Latest update: Delivered, 9 Mar 2026, 14:05 GMT" in status.group(1)
 
     def test_the_poll_gets_only_the_live_partial(self, client, page_url):
         response = client.get(page_url, headers=HTMX)

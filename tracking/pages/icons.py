@@ -32,6 +32,7 @@ _PATHS = {
     '<path d="M12 9v4"/><path d="M12 17h.01"/>',
     "attempt": '<circle cx="12" cy="12" r="10"/><path d="M12 7v5"/><path d="M12 16h.01"/>',
     "cancel": '<circle cx="12" cy="12" r="10"/><path d="m15 9-6 6"/><path d="m9 9 6 6"/>',
+    "clock": '<circle cx="12" cy="12" r="10"/><path d="M12 6v6l4 2"/>',
     "info": '<circle cx="12" cy="12" r="10"/><path d="M12 16v-4"/><path d="M12 8h.01"/>',
     "external": '<path d="M18 13v6a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V8a2 2 0 0 1 2-2h6"/>'
     '<path d="M15 3h6v6"/><path d="M10 14 21 3"/>',
@@ -98,3 +99,6 @@ STATUS_ICON = {
 def status_icon(status: int) -> SafeString:
     """The icon that stands beside a status's words."""
     return ICONS[STATUS_ICON[Status(status)]]
+
+
+DELAY_ICON = ICONS["clock"]  # a delay keeps its status; the clock says it is running late

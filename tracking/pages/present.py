@@ -21,10 +21,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from tracking import status as rules
+from tracking import wording
 from tracking.models import Brand
-from tracking.pages.icons import ICONS, status_icon
+from tracking.pages.icons import DELAY_ICON, ICONS, status_icon
 from tracking.pages.links import LanguageLink, Links, language_links, with_language, with_query
-from tracking.status import Stage, Status
+from tracking.status import Kind, Stage, Status, Warning
 from tracking.timeline import EventRow, LegRow, PackageTimeline, Timeline
 
 POLL_SECONDS = 30  # tests shorten it with the TRACKING_POLL_SECONDS setting
@@ -71,6 +72,9 @@ def tone(status: int) -> str:
     return STATUS_TONE.get(Status(status), "progress")
 
 
+DELAY_TONE = "warning"
+
+
 # -- Dates and times ------------------------------------------------------------------------
 
 
@@ -85,6 +89,9 @@ class LocalClock:
         # tracking event; keep "T", the time zone.
         self.format = pgettext("date format of a tracking event", "j M Y, H:i T")
         self._done: dict[dt.datetime, str] = {}
+
+    def day(self, value: dt.datetime) -> dt.date:
+        return value.astimezone(self.zone).date()
 
     def __call__(self, value: dt.datetime) -> str:
         text = self._done.get(value)
@@ -132,7 +139,8 @@ class StepView:
 
 @dataclass(frozen=True, slots=True)
 class EventView:
-    text: str
+    text: str  # the title: the customer's words for the code, else the carrier's own
+    detail: str  # the carrier's own words beneath the title ("" when they add nothing)
     status_note: str  # the status in words for screen readers when the text does not say it
     tone: str
     icon: SafeString
@@ -185,9 +193,14 @@ class VerifyForm:
 
 @dataclass(frozen=True, slots=True)
 class WarningView:
-    title: str
+    """The page's one current warning (design section 7.1): a delay or a problem at the stage
+    reached, until a later progress event clears it."""
+
+    kind: str  # "delay" or "problem": the element's data-warning
+    title: str  # the customer's words for the event warned of
     detail: str  # the carrier's own words
     advice: str  # what it means for the customer
+    subject: str  # which packages it is about, when not all of several
     tone: str
     icon: SafeString
 
@@ -213,6 +226,7 @@ class TrackingPage:
     packages: list[PackageView]
     switcher: bool
     latest_text: str
+    latest_warning: str  # read out with the latest update by screen readers, when one applies
     destination_town: str
     recipient: RecipientView | None
     verify: VerifyForm | None
@@ -255,17 +269,37 @@ def brand_view(brand: Brand, theme_url: str) -> BrandView:
     )
 
 
-def _event_view(event: EventRow, clock: LocalClock, *, verified: bool, latest: bool) -> EventView:
-    status = Status(event.status)
+def _same_words(a: str, b: str) -> bool:
+    """'Delivered.' says nothing that the title 'Delivered' did not."""
+    return re.sub(r"\W+", "", a).casefold() == re.sub(r"\W+", "", b).casefold()
+
+
+def event_words(event: EventRow, today: bool = False) -> tuple[str, str]:
+    """An event's title and the carrier's words beneath it. A normalised code has the
+    customer's words (tracking.wording); a code the table does not know shows the carrier's
+    words alone."""
     description = event.description.strip()
+    words = wording.customer_text(event.code, today=today)
+    if words:
+        return words, "" if _same_words(description, words) else description
     if description:
-        text = description
-        note = rules.status_label(status) if status != Status.UNKNOWN else ""
-    else:
-        text = (
-            rules.status_label(status) if status != Status.UNKNOWN else _humanise_code(event.code)
-        )
-        note = ""
+        return description, ""
+    status = Status(event.status)
+    return (
+        rules.status_label(status) if status != Status.UNKNOWN else _humanise_code(event.code)
+    ), ""
+
+
+def _event_view(
+    event: EventRow, clock: LocalClock, *, verified: bool, latest: bool, today: dt.date | None
+) -> EventView:
+    status = Status(event.status)
+    text, detail = event_words(event, today is not None and clock.day(event.occurred_at) == today)
+    # A carrier's own code with a status: its words may not say the status, so say it.
+    note = ""
+    if status != Status.UNKNOWN and event.code not in wording.CODE_WORDS:
+        note = rules.status_label(status)
+    delay = rules.kind_of(event.code, status) is Kind.DELAY
     signed = ""
     if event.signed_by.strip():
         signed = (
@@ -275,9 +309,10 @@ def _event_view(event: EventRow, clock: LocalClock, *, verified: bool, latest: b
         )
     return EventView(
         text=text,
+        detail=detail,
         status_note=note,
-        tone=tone(status),
-        icon=status_icon(status),
+        tone=DELAY_TONE if delay else tone(status),
+        icon=DELAY_ICON if delay else status_icon(status),
         when=clock(event.occurred_at),
         iso=event.occurred_at.isoformat(timespec="seconds"),
         location=event.location.strip(),
@@ -291,7 +326,7 @@ def carrier_name(leg: LegRow) -> str:
 
 
 def _leg_view(
-    leg: LegRow, events: list[EventRow], number: int, total: int, clock, *, verified, newest
+    leg: LegRow, events: list[EventRow], number: int, total: int, clock, *, verified, latest, today
 ) -> LegView:
     name = carrier_name(leg)
     service = leg.carrier_service_name.strip()
@@ -306,49 +341,108 @@ def _leg_view(
         if total > 1
         else "",
         events=[
-            _event_view(event, clock, verified=verified, latest=newest is event)
+            _event_view(event, clock, verified=verified, latest=latest is event, today=today)
             for event in reversed(events)
         ],
     )
 
 
-def _package_view(pt: PackageTimeline, number: int, total: int, clock, *, verified) -> PackageView:
+def _package_title(pt: PackageTimeline, number: int) -> str:
+    return pt.package.description.strip() or _("Package %(number)d") % {"number": number}
+
+
+def _delayed(progress: rules.Progress) -> bool:
+    """A delay is the warning and the status is a normal one: the status's words and a clock."""
+    return progress.warning is Warning.DELAY and progress.status not in rules.WARNING_STATUSES
+
+
+def _latest_event(progress: rules.Progress, events: list[EventRow]) -> EventRow | None:
+    """The customer's "latest update": the event that set the status (a backfilled earlier
+    scan arriving later is not it), else the newest event (only information so far)."""
+    if progress.latest is not None:
+        return progress.latest.event
+    return max(events, key=lambda e: e.order_key) if events else None
+
+
+def _package_view(
+    pt: PackageTimeline,
+    progress: rules.Progress,
+    number: int,
+    total: int,
+    clock: LocalClock,
+    *,
+    verified: bool,
+    today: dt.date,
+) -> PackageView:
     package = pt.package
-    progress = pt.progress
     pairs = pt.events
-    newest = pairs[-1][1] if pairs else None
+    latest = _latest_event(progress, [event for _leg, event in pairs])
     legs = pt.legs
     status = progress.status
+    label = _status_headline(status, bool(pairs))
+    if _delayed(progress):
+        # Translators: a package's status with a delay warning, e.g. "In transit, delayed".
+        label = pgettext("a package's status", "%(status)s, delayed") % {"status": label}
     return PackageView(
         anchor=f"package-{package.reference}",
-        title=package.description.strip() or _("Package %(number)d") % {"number": number},
+        title=_package_title(pt, number),
         reference=package.reference,
         position=_("Package %(number)d of %(total)d") % {"number": number, "total": total},
-        status_label=_status_headline(status, bool(pairs)),
-        tone=tone(status),
-        icon=status_icon(status),
+        status_label=label,
+        tone=DELAY_TONE if _delayed(progress) else tone(status),
+        icon=DELAY_ICON if _delayed(progress) else status_icon(status),
         handover=[carrier_name(pl.leg) for pl in legs] if len(legs) > 1 else [],
         legs=[
-            _leg_view(pl.leg, pl.events, n, len(legs), clock, verified=verified, newest=newest)
+            _leg_view(
+                pl.leg,
+                pl.events,
+                n,
+                len(legs),
+                clock,
+                verified=verified,
+                latest=latest,
+                today=today,
+            )
             for n, pl in reversed(list(enumerate(legs, start=1)))
         ],
     )
 
 
-def _warning_advice(warning: Status, brand: str) -> str:
-    if warning == Status.ATTEMPTED_DELIVERY:
-        return _(
-            "The carrier could not deliver this time. They usually try again or leave a card "
-            "saying what happens next."
-        )
-    if warning == Status.CANCELLED:
-        return _("This shipment was cancelled. If you did not expect this, contact %(brand)s.") % {
-            "brand": brand
-        }
-    return _(
-        "The carrier reported a problem with this delivery. %(brand)s has been told and will "
-        "help if anything is needed from you."
-    ) % {"brand": brand}
+def _warning_view(
+    progress: rules.Progress,
+    packages: list[PackageTimeline],
+    progresses: list[rules.Progress],
+    brand: str,
+) -> WarningView | None:
+    """The current warning: the gravest live one of the consignment's packages (a problem over
+    a delay), worded for the customer, with the carrier's words and which packages it is about
+    when it is not about all of them."""
+    warned = progress.warned
+    if warned is None or progress.warning is Warning.NONE:
+        return None
+    event: EventRow = warned.event
+    problem = progress.problem_status
+    words, detail = event_words(event)
+    if problem is not None:
+        title = words or rules.status_label(problem)
+        kind, warning_tone, icon = "problem", tone(problem), status_icon(problem)
+    else:
+        title = words or pgettext("warning", "Delayed")
+        kind, warning_tone, icon = "delay", DELAY_TONE, DELAY_ICON
+    about = [
+        _package_title(pt, n)
+        for n, (pt, p) in enumerate(zip(packages, progresses, strict=True), start=1)
+        if p.warned is not None and p.warned.event is event
+    ]
+    return WarningView(
+        kind=kind,
+        title=title,
+        detail=detail,
+        advice=wording.advice(progress.warning, problem, brand),
+        subject=", ".join(about) if len(packages) > 1 and len(about) < len(packages) else "",
+        tone=warning_tone,
+        icon=icon,
+    )
 
 
 def _status_headline(status: Status, has_events: bool) -> str:
@@ -357,17 +451,34 @@ def _status_headline(status: Status, has_events: bool) -> str:
     return rules.status_label(status)
 
 
+def _warning_note(progress: rules.Progress) -> str:
+    """The warning in a word or two, after the stage it is at ("In transit (Delayed)")."""
+    if progress.problem_status is not None:
+        return rules.status_label(progress.problem_status)
+    if progress.warning is Warning.DELAY:
+        return pgettext("warning", "Delayed")
+    return ""
+
+
 def _steps(progress: rules.Progress) -> list[StepView]:
     steps = []
+    warning = _warning_note(progress)
+    if progress.problem_status is not None:
+        warning_tone, warning_icon = (
+            tone(progress.problem_status),
+            status_icon(progress.problem_status),
+        )
+    else:
+        warning_tone, warning_icon = DELAY_TONE, DELAY_ICON
     for step in progress.steps():
         current = step["stage"] == progress.stage
         note = ""
-        if current and progress.problem_status is not None:
-            note = rules.status_label(progress.problem_status)
+        if current and warning:
+            note = warning
         elif step["state"] == "done":
             note = _("completed")
-        if current and progress.problem_status is not None:
-            mark = status_icon(progress.problem_status)
+        if current and warning:
+            mark = warning_icon
         elif step["state"] == "done" or (current and progress.stage == Stage.DELIVERED):
             mark = ICONS["tick"]
         elif current:
@@ -381,23 +492,11 @@ def _steps(progress: rules.Progress) -> list[StepView]:
                 current=current,
                 hidden_note=note,
                 icon=mark,
-                warning=current and progress.problem_status is not None,
-                tone=tone(progress.problem_status)
-                if current and progress.problem_status is not None
-                else "",
+                warning=current and bool(warning),
+                tone=warning_tone if current and warning else "",
             )
         )
     return steps
-
-
-def _newest(timeline: Timeline, status: Status | None = None) -> EventRow | None:
-    events = [
-        event
-        for leg in timeline.legs
-        for event in leg.events
-        if status is None or event.status == status
-    ]
-    return max(events, key=lambda e: e.order_key) if events else None
 
 
 def tracking_page(
@@ -421,34 +520,25 @@ def tracking_page(
     consignment = timeline.consignment
     brand = timeline.brand
     clock = LocalClock(brand.zone)
-    progress = timeline.progress
     packages = timeline.by_package
+    progresses = [pt.progress for pt in packages]
+    progress = rules.combined_progress(progresses, consignment.status)
     embedded = embed_parent is not None
     path = links.page
     url_language = language if lang_in_url else None
     keep = {"parent": embed_parent, "access": embed_access} if embedded else {}
-    latest = _newest(timeline)
+    latest = _latest_event(progress, [event for leg in timeline.legs for event in leg.events])
     status = Status(consignment.status)
     headline = _status_headline(status, latest is not None)
+    warning = _warning_view(progress, packages, progresses, brand.name)
 
-    warning = None
-    if progress.problem_status is not None:
-        cause = _newest(timeline, progress.problem_status)
-        warning = WarningView(
-            title=rules.status_label(progress.problem_status),
-            detail=cause.description.strip() if cause else "",
-            advice=_warning_advice(progress.problem_status, brand.name),
-            tone=tone(progress.problem_status),
-            icon=status_icon(progress.problem_status),
-        )
-
-    # The brand's estimate no longer holds once delivered, cancelled or in trouble, nor once
-    # the day has passed (in the brand's time zone).
+    # The brand's estimate no longer holds once delivered, cancelled, delayed or in trouble,
+    # nor once the day has passed (in the brand's time zone).
     expected = consignment.expected_delivery_date
     show_expected = (
         expected is not None
         and not timeline.is_final
-        and progress.problem_status is None
+        and progress.warning is Warning.NONE
         and expected >= today
     )
 
@@ -459,8 +549,8 @@ def tracking_page(
         "number": stage_number,
         "total": stage_total,
     }
-    if progress.problem_status is not None:
-        progress_text = f"{progress_text} ({rules.status_label(progress.problem_status)})"
+    if note := _warning_note(progress):
+        progress_text = f"{progress_text} ({note})"
 
     recipient = None
     verify = None
@@ -497,11 +587,14 @@ def tracking_page(
 
     if latest is not None:
         latest_text = _("Latest update: %(text)s, %(when)s") % {
-            "text": _event_view(latest, clock, verified=verified, latest=True).text,
+            "text": event_words(latest, clock.day(latest.occurred_at) == today)[0],
             "when": clock(latest.occurred_at),
         }
     else:
         latest_text = _("No tracking updates yet.")
+    latest_warning = ""
+    if warning is not None:
+        latest_warning = _("Warning: %(warning)s") % {"warning": warning.title}
 
     final = timeline.is_final
     seconds = poll_seconds()
@@ -511,8 +604,10 @@ def tracking_page(
         brand=brand_view(brand, links.theme),
         languages=language_links(path, language, **keep),
         headline=headline,
-        headline_tone=tone(status) if latest is not None else "neutral",
-        headline_icon=status_icon(status),
+        headline_tone=(DELAY_TONE if _delayed(progress) else tone(status))
+        if latest is not None
+        else "neutral",
+        headline_icon=DELAY_ICON if _delayed(progress) else status_icon(status),
         count_text=timeline.summary.text if len(packages) > 1 else "",
         warning=warning,
         expected=long_date(expected) if show_expected else "",
@@ -523,11 +618,12 @@ def tracking_page(
         progress_text=progress_text,
         progress_class=f"progress__fill--{int(progress.stage)}",
         packages=[
-            _package_view(pt, n, len(packages), clock, verified=verified)
-            for n, pt in enumerate(packages, start=1)
+            _package_view(pt, p, n, len(packages), clock, verified=verified, today=today)
+            for n, (pt, p) in enumerate(zip(packages, progresses, strict=True), start=1)
         ],
         switcher=len(packages) > 1,
         latest_text=latest_text,
+        latest_warning=latest_warning,
         destination_town=consignment.destination_town.strip(),
         recipient=recipient,
         verify=verify,
