@@ -48,7 +48,8 @@ class TestLookup:
     def test_an_empty_reference_asks_for_one(self, client, db):
         response = client.get("/track/", {"reference": "  "})
         assert response.status_code == 400
-        assert "Enter your tracking reference." in text_of(response)
+        asked = "Enter your tracking reference, tracking number or order number."
+        assert asked in text_of(response)
 
     def test_an_unknown_reference_in_the_path_keeps_the_form(self, client, db):
         response = client.get("/track/EC-ZZZ-ZZZ-ZZZ/")

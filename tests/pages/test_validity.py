@@ -19,7 +19,8 @@ from django.conf import settings
 from django.db import OperationalError
 from django.test import Client
 
-from tests.helpers import POSTCODE, form_token
+from tests.factories import CarrierFactory, make_consignment, make_leg
+from tests.helpers import POSTCODE, form_token, record_event
 from tracking import access
 
 VNU_JAR = Path(
@@ -71,6 +72,11 @@ def pages(client, page_brand, shipment, page_url):
     page_brand.logo_url = "/static/demo/harbour-and-pine.svg"
     page_brand.save()
     embed = f"/embed/{shipment.reference}/"
+    delayed = make_consignment(page_brand, packages=2, reference="EC-VAL-000-001")
+    leg = make_leg(delayed, carrier=CarrierFactory(code="SWIFT", name="Swift"))
+    record_event(leg, 0, "IN_TRANSIT", "At the hub")
+    record_event(leg, 1, "DELAYED", "Delayed: vehicle breakdown", package=delayed.packages.first())
+    lookup_token = form_token(client.get("/"))
     keeping_errors = Client(raise_request_exception=False)
     with mock.patch.object(access, "timeline_for_reference", side_effect=RuntimeError("a bug")):
         crashed = keeping_errors.get(page_url)
@@ -91,6 +97,18 @@ def pages(client, page_brand, shipment, page_url):
         "embed": client.get(embed, {"parent": SHOP}),
         "embed-plain": client.get(embed),
         "not-found": client.get("/no/such/page/"),
+        "tracking-delayed": client.get("/track/EC-VAL-000-001/?lang=de"),
+        "embed-delayed": client.get("/embed/EC-VAL-000-001/", {"parent": SHOP}),
+        "lookup-number-miss": client.post(
+            "/track/", {"reference": "NL0", "postcode": "XX1", "token": lookup_token}
+        ),
+        "lookup-needs-postcode": client.post(
+            "/track/", {"reference": "NL0", "token": lookup_token}
+        ),
+        "lookup-wrong-postcode": client.post(
+            "/track/",
+            {"reference": shipment.reference, "postcode": "XX1", "token": lookup_token},
+        ),
     }
     token = form_token(rendered["tracking"])
     client.post(f"{page_url}verify/", {"postcode": POSTCODE, "token": token})
@@ -103,6 +121,7 @@ def pages(client, page_brand, shipment, page_url):
     )
     rendered["embed-verified"] = client.get(verified["Location"])
     assert "Alex Morgan" in rendered["embed-verified"].content.decode()
+    assert rendered["tracking-delayed"].content.count(b"data-warning") == 1
     statuses = {name: response.status_code for name, response in rendered.items()}
     assert statuses == {
         "server-error": 500,
@@ -115,6 +134,11 @@ def pages(client, page_brand, shipment, page_url):
         "embed": 200,
         "embed-plain": 200,
         "not-found": 404,
+        "tracking-delayed": 200,
+        "embed-delayed": 200,
+        "lookup-number-miss": 404,
+        "lookup-needs-postcode": 400,
+        "lookup-wrong-postcode": 400,
         "tracking-verified": 200,
         "embed-verified": 200,
     }

@@ -1,5 +1,7 @@
-"""What the lookup form shows: the page without a consignment, where a visitor types a
-reference and a postcode. What they typed comes back cleaned, for the form to show again.
+"""What the lookup form shows: the page without a consignment, where a visitor types what
+they have (the EC reference or a package's EP reference, or a carrier's tracking number or the
+shop's order number) and the delivery postcode. What they typed comes back cleaned, for the
+form to show again.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 
+from tracking.fields import REFERENCE_MAX
 from tracking.pages.icons import ICONS
 from tracking.pages.links import LanguageLink, Links, language_links, with_language
 
@@ -21,15 +24,17 @@ class LookupPage:
     token: str
     reference: str
     postcode: str
-    error: str
-    postcode_error: str
+    error: str  # about what was typed (or both fields, with postcode_invalid)
+    postcode_error: str  # about the postcode alone
+    postcode_invalid: bool  # the postcode is part of `error` (a number and postcode not found)
+    reference_max: int
     icons: dict = field(default_factory=lambda: ICONS)
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
-def typed_back(value: object, limit: int = 40) -> str:
+def typed_back(value: object, limit: int = REFERENCE_MAX) -> str:
     """What a visitor typed, safe to show again in a form (autoescape does the HTML part)."""
     if not isinstance(value, str):
         return ""
@@ -46,6 +51,7 @@ def lookup_page(
     postcode: str = "",
     error: str = "",
     postcode_error: str = "",
+    postcode_invalid: bool = False,
 ) -> LookupPage:
     return LookupPage(
         title=_("Track your parcel"),
@@ -56,4 +62,6 @@ def lookup_page(
         postcode=typed_back(postcode, 20),
         error=error,
         postcode_error=postcode_error,
+        postcode_invalid=postcode_invalid or bool(postcode_error),
+        reference_max=REFERENCE_MAX,
     )

@@ -157,6 +157,44 @@ def check_postcode(
     return Verification(Outcome.WRONG)
 
 
+@dataclass(frozen=True)
+class Found:
+    """What a lookup by number and postcode found: the consignment, or None (a miss, also
+    when the number exists and the postcode is wrong), or LIMITED."""
+
+    outcome: Outcome
+    consignment: Consignment | None = None
+    retry_after: int = 0
+
+
+def find_by_postcode(client: str, candidates: list[Consignment], postcode: str) -> Found:
+    """Of the consignments a tracking or order number names (newest first), the newest whose
+    destination postcode this is. Never remembered as verified: the number may be guessable,
+    so the page still asks for the postcode before showing private details.
+
+    A right match would confirm the postcode, so the lookup is held to the postcode limits
+    too: a miss counts against the client's RATE_LIMIT_POSTCODE (whether or not the number
+    exists, so the count says nothing) and against each candidate's, and a consignment whose
+    limit is spent cannot be found this way until its window ends (answered as a miss)."""
+    postcode = (postcode or "").strip()
+    if not postcode:
+        return Found(Outcome.BLANK)
+    rate = settings.RATE_LIMIT_POSTCODE
+    mine = ratelimit.peek(CLIENT_SCOPE, client, rate)
+    if not mine.allowed:
+        return Found(Outcome.LIMITED, retry_after=mine.retry_after)
+    if len(postcode) <= POSTCODE_MAX:
+        for consignment in candidates:
+            if consignment.postcode_matches(postcode) and (
+                ratelimit.peek(CONSIGNMENT_SCOPE, str(consignment.pk), rate).allowed
+            ):
+                return Found(Outcome.VERIFIED, consignment)
+    ratelimit.hit(CLIENT_SCOPE, client, rate)
+    for consignment in candidates:
+        ratelimit.hit(CONSIGNMENT_SCOPE, str(consignment.pk), rate)
+    return Found(Outcome.WRONG)
+
+
 def remember(session: SessionBase, consignment: Consignment) -> None:
     """Mark the consignment as verified for this browser session (this sets the cookie)."""
     fresh = not session.session_key

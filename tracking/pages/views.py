@@ -31,7 +31,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseStopPolling
 
 from tracking import access, ratelimit
-from tracking.fields import CONSIGNMENT_REFERENCE
+from tracking.fields import CONSIGNMENT_REFERENCE, REFERENCES
 from tracking.models import Brand
 from tracking.pages import links, present, theme, verification
 from tracking.pages.caching import Representation, unless_fresh
@@ -82,8 +82,10 @@ def home(request: HttpRequest) -> HttpResponse:
 @csrf_exempt  # token + Origin instead of the CSRF cookie: see pages.verification
 @require_http_methods(["GET", "HEAD", "POST"])
 def lookup(request: HttpRequest) -> HttpResponse:
-    """GET ?reference= redirects to the page; POST is the home form, with an optional
-    postcode that is verified before redirecting."""
+    """GET ?reference= redirects to the page; POST is the home form (design section 7.1): the
+    EC or EP reference alone (with the postcode, verified before redirecting), or a carrier's
+    tracking number or the shop's order number with the delivery postcode, which finds the
+    page but never verifies it."""
     if limited := _count_lookup(request):
         return limited
     posted = request.method == "POST"
@@ -100,11 +102,18 @@ def lookup(request: HttpRequest) -> HttpResponse:
                 "was checked. Please try again."
             ),
         )
-    if not typed.strip():
-        return _lookup(request, status=400, error=_("Enter your tracking reference."))
-    timeline = _find(request, typed)
-    if isinstance(timeline, HttpResponse):
-        return timeline
+    if not isinstance(typed, str) or not typed.strip():
+        return _lookup(
+            request,
+            status=400,
+            error=_("Enter your tracking reference, tracking number or order number."),
+        )
+    timeline = _find(request, typed, packages=True, answer=False)
+    if timeline is None:
+        # An order number may look like a reference: with a postcode, try it as a number too.
+        if not posted or (_tidy_reference(typed) and not postcode.strip()):
+            return _unknown(request, typed)
+        return _find_by_number(request, typed, postcode)
     if postcode.strip():
         result = _check_postcode(request, timeline, postcode, SITE)
         if result.outcome is Outcome.LIMITED:
@@ -125,6 +134,54 @@ def lookup(request: HttpRequest) -> HttpResponse:
     if posted:
         return _see_other(_page_url(request, timeline))
     return redirect(_page_url(request, timeline))
+
+
+def _find_by_number(request: HttpRequest, typed: str, postcode: str) -> HttpResponse:
+    """A carrier's tracking number or the shop's order number, with the delivery postcode:
+    the newest consignment it names whose postcode this is (a number may be on several
+    brands' consignments). Found, never verified; a wrong postcode answers exactly like an
+    unknown number."""
+    if not postcode.strip():
+        return _lookup(
+            request,
+            status=400,
+            reference=typed,
+            postcode_error=_(
+                "To find a parcel by the carrier's tracking number or your order number, also "
+                "enter the delivery postcode."
+            ),
+        )
+    found = verification.find_by_postcode(
+        ratelimit.client_address(request), access.consignments_by_number(typed), postcode
+    )
+    if found.outcome is Outcome.LIMITED:
+        response = _problem(
+            request,
+            status=429,
+            title=_("Too many attempts"),
+            message=_(
+                "For your security, finding parcels by tracking number or order number is "
+                "paused for a while. Please try again later, or use the tracking reference from "
+                "your shipping email."
+            ),
+        )
+        response["Retry-After"] = str(found.retry_after)
+        return response
+    if found.consignment is None:
+        return _lookup(
+            request,
+            status=404,
+            reference=typed,
+            postcode=postcode,
+            error=_(
+                "We can't find a parcel with that number and postcode. Check both against your "
+                "order confirmation or the carrier's message, or use the tracking reference "
+                "from your shipping email."
+            ),
+            postcode_invalid=True,
+        )
+    path = reverse("consignment", kwargs={"reference": found.consignment.reference})
+    return _see_other(links.with_language(path, _url_language(request)))
 
 
 @require_safe
@@ -217,7 +274,7 @@ def _canonical(
 ) -> Timeline | HttpResponse:
     """The consignment at its canonical address: a typed variant is redirected there."""
     canonical = _tidy_reference(reference)
-    if canonical is None:
+    if canonical is None or not canonical.startswith("EC-"):
         return _unknown(request, reference, counted=counted)
     if canonical != reference:
         query = request.META.get("QUERY_STRING", "")
@@ -445,15 +502,17 @@ def _url_language(request: HttpRequest) -> str | None:
 
 
 def _tidy_reference(raw: str) -> str | None:
-    """A typed reference in canonical form: case, spaces and missing dashes forgiven."""
+    """A typed consignment (EC) or package (EP) reference in canonical form: case, spaces and
+    missing dashes forgiven; None when it is neither."""
     if not isinstance(raw, str) or len(raw) > 100:
         return None
     if CONSIGNMENT_REFERENCE.match(raw):
         return raw  # a followed link or a poll: already canonical
     compact = re.sub(r"[\s\-]+", "", raw).upper()
-    if re.fullmatch(r"EC[0-9A-Z]{9}", compact):
-        raw = f"EC-{compact[2:5]}-{compact[5:8]}-{compact[8:]}"
-    return access.normalise_reference(raw)
+    if re.fullmatch(r"E[CP][0-9A-Z]{9}", compact):
+        canonical = f"{compact[:2]}-{compact[2:5]}-{compact[5:8]}-{compact[8:]}"
+        return canonical if REFERENCES[compact[:2]].match(canonical) else None
+    return None
 
 
 def _page_url(request: HttpRequest, timeline: Timeline) -> str:
@@ -468,13 +527,24 @@ def _see_other(url: str) -> HttpResponse:
     return response
 
 
-def _find(request: HttpRequest, typed: str, *, counted: bool = True) -> Timeline | HttpResponse:
-    """The consignment a visitor typed or followed a link to, or the page saying there is none."""
-    reference = _tidy_reference(typed)
+def _find(
+    request: HttpRequest,
+    typed: str,
+    *,
+    counted: bool = True,
+    packages: bool = False,
+    answer: bool = True,
+) -> Timeline | HttpResponse | None:
+    """The consignment a visitor typed (its EC reference or, with `packages`, one of its
+    packages' EP references) or followed a link to, or else the page saying there is none
+    (None when not `answer`: the caller has more to try)."""
+    reference = _tidy_reference(typed) or ""
     try:
-        return access.timeline_for_reference(reference or "")
+        if packages and reference.startswith("EP-"):
+            return access.timeline_for_package_reference(reference)
+        return access.timeline_for_reference(reference)
     except access.NotFound:
-        return _unknown(request, typed, counted=counted)
+        return _unknown(request, typed, counted=counted) if answer else None
 
 
 def _unknown(request: HttpRequest, typed: str, *, counted: bool = True) -> HttpResponse:
@@ -522,6 +592,7 @@ def _lookup(
     postcode: str = "",
     error: str = "",
     postcode_error: str = "",
+    postcode_invalid: bool = False,
 ) -> HttpResponse:
     page = lookup_page(
         links=links.Links(home=reverse("home"), lookup=reverse("lookup")),
@@ -532,6 +603,7 @@ def _lookup(
         postcode=postcode,
         error=error,
         postcode_error=postcode_error,
+        postcode_invalid=postcode_invalid,
     )
     response = render(request, "tracking/lookup.html", {"page": page}, status=status)
     response["Cache-Control"] = "no-cache" if status == 200 else "no-store"
