@@ -28,6 +28,7 @@ OPERATING = {
     "eraserecipient",
     "ensureadmin",
     "sweepratelimits",
+    "rederive",
 }
 # Left behind by make run, make test and the benchmarks; none is part of the project's files.
 NOT_COPIED = {

@@ -4,8 +4,10 @@ event, events keep the code as the carrier sent it, carriers' own codes can be m
 tracking numbers and order numbers are found in any case.
 
 Every stored status is derived again under the new rules, a few hundred consignments at a time;
-nothing is announced or sent for it. The derivation here is frozen in this file (only the pure
-rules of tracking.status are used), as a migration must not depend on models that change later.
+nothing is announced or sent for it. The derivation is written out here on the historical models
+(with the pure rules of tracking.status and the bulk UPDATE of tracking.db.bulk: Django's
+bulk_update made a million events take eleven minutes), as a migration must not depend on models
+that change later.
 """
 
 from collections import defaultdict
@@ -52,6 +54,7 @@ def keep_codes_as_sent(apps, schema_editor):
 
 def derive_again(apps, schema_editor):
     from tracking import status as rules
+    from tracking.db import bulk
 
     Consignment = apps.get_model("tracking", "Consignment")
     Package = apps.get_model("tracking", "Package")
@@ -61,18 +64,21 @@ def derive_again(apps, schema_editor):
     ids = list(Consignment.objects.order_by("pk").values_list("pk", flat=True))
     for start in range(0, len(ids), BATCH):
         chunk = ids[start : start + BATCH]
-        packages = list(Package.objects.filter(consignment_id__in=chunk))
-        legs = list(Leg.objects.filter(consignment_id__in=chunk))
+        packages = list(
+            Package.objects.filter(consignment_id__in=chunk).values_list("pk", "consignment_id")
+        )
+        leg_of = dict(
+            Leg.objects.filter(consignment_id__in=chunk).values_list("pk", "consignment_id")
+        )
         listed = defaultdict(set)
         for leg_id, package_id in Coverage.objects.filter(
             trackingrecord__consignment_id__in=chunk
         ).values_list("trackingrecord_id", "package_id"):
             listed[leg_id].add(package_id)
         by_consignment = defaultdict(list)
-        for package in packages:
-            by_consignment[package.consignment_id].append(package)
+        for pk, consignment_id in packages:
+            by_consignment[consignment_id].append(pk)
         leg_marks, package_marks = defaultdict(list), defaultdict(list)
-        leg_of = {leg.pk: leg for leg in legs}
         events = Event.objects.filter(tracking_record__consignment_id__in=chunk).values_list(
             "tracking_record_id", "package_id", "occurred_at", "status", "code"
         )
@@ -82,27 +88,19 @@ def derive_again(apps, schema_editor):
             if package_id is not None:
                 package_marks[package_id].append(mark)
                 continue
-            leg = leg_of[leg_id]
-            for package in listed.get(leg_id) or [
-                p.pk for p in by_consignment[leg.consignment_id]
-            ]:
+            for package in listed.get(leg_id) or by_consignment[leg_of[leg_id]]:
                 package_marks[package].append(mark)
-        for row, marks in [(leg, leg_marks[leg.pk]) for leg in legs] + [
-            (package, package_marks[package.pk]) for package in packages
-        ]:
-            for name, value in zip(DERIVED, rules.standing(marks).columns(), strict=True):
-                setattr(row, name, value)
-        Leg.objects.bulk_update(legs, DERIVED, batch_size=BATCH)
-        Package.objects.bulk_update(packages, DERIVED, batch_size=BATCH)
-        consignments = list(Consignment.objects.filter(pk__in=chunk))
-        for consignment in consignments:
-            mine = [(p.status, p.warning) for p in by_consignment[consignment.pk]]
-            consignment.status = int(rules.consignment_status(s for s, _w in mine))
-            consignment.warning = int(rules.consignment_warning(mine))
-            consignment.revision += 1  # the pages' ETags and cached bodies must change
-        Consignment.objects.bulk_update(
-            consignments, ["status", "warning", "revision"], batch_size=BATCH
-        )
+        leg_rows = [(pk, *rules.standing(leg_marks[pk]).columns()) for pk in leg_of]
+        package_rows = {pk: rules.standing(package_marks[pk]).columns() for pk, _c in packages}
+        bulk.set_columns(Leg, DERIVED, leg_rows)
+        bulk.set_columns(Package, DERIVED, [(pk, *row) for pk, row in package_rows.items()])
+        rolled = []
+        for pk, revision in Consignment.objects.filter(pk__in=chunk).values_list("pk", "revision"):
+            mine = [package_rows[package][:2] for package in by_consignment[pk]]
+            status = int(rules.consignment_status(s for s, _w in mine))
+            # The revision moves so the pages' ETags and cached bodies change.
+            rolled.append((pk, status, int(rules.consignment_warning(mine)), revision + 1))
+        bulk.set_columns(Consignment, ["status", "warning", "revision"], rolled)
 
 
 class Migration(migrations.Migration):

@@ -189,6 +189,16 @@ JOURNEYS = {
         (-1, "09:20", "IN_TRANSIT", "Arrived at regional depot", "Birmingham"),
         (0, "07:05", "DELAYED", "Delayed: vehicle breakdown", "Birmingham"),
     ],
+    "handing_over": [
+        (-2, "16:00", "COLLECTED_BY_CARRIER", "Collected", "Leeds"),
+        (-1, "08:00", "IN_TRANSIT", "Arrived at Northline hub", "Wakefield"),
+        (-1, "22:40", "IN_TRANSIT", "Departed Northline hub for Bristol", "Wakefield"),
+    ],
+    # The next carrier's label, printed when the hand-over was booked: it must not pull the
+    # parcel back to "Label created".
+    "booked_next": [
+        (0, "06:10", "LABEL_PRINTED", "CityHop label created for the final delivery", "Bristol"),
+    ],
     "late": [
         (-5, "11:00", "COLLECTED_BY_CARRIER", "Collected", "Leeds"),
         (-4, "08:00", "IN_TRANSIT", "Arrived at Northline hub", "Wakefield"),
@@ -344,6 +354,17 @@ DEMOS = [
         [("NORTHLINE", "Northline Economy", "NL4800128", "late")],
         -2,
         "late",
+    ),
+    Demo(
+        "EC-DEM-000-018",
+        "demo",
+        ["Armchair"],
+        [
+            ("NORTHLINE", "Northline 48h Linehaul", "NL4800129", "handing_over"),
+            ("CITYHOP", "CityHop Next Day", "CH-77825", "booked_next"),
+        ],
+        1,
+        "mid hand-over: the next carrier's label is printed, still in transit",
     ),
     Demo(
         "EC-KES-000-001",
