@@ -260,16 +260,22 @@ def mark(
     occurred_at: datetime, status: int, code: str, *, tiebreak: tuple = (), event: object = None
 ) -> Mark | None:
     """The Mark of an event, or None for an information event (it takes no part)."""
+    parts = _mark_parts(status, code)
+    if parts is None:
+        return None
+    return Mark(occurred_at, *parts, tiebreak, event)
+
+
+@functools.lru_cache(maxsize=4096)  # a feed repeats a handful of (status, code) pairs
+def _mark_parts(status: int, code: str) -> tuple[Kind, int, int] | None:
     kind = kind_of(code, status)
     if kind is Kind.INFORMATION:
         return None
     if kind is Kind.DELAY:  # a delay keeps the status: only its moment counts
-        return Mark(occurred_at, kind, -1, 0, tiebreak, event)
+        return kind, -1, 0
     status = Status(status)
     stage = STATUS_STAGE[status] if kind is Kind.PROGRESS else PROBLEM_STAGE.get(status)
-    return Mark(
-        occurred_at, kind, -1 if stage is None else int(stage), int(status), tiebreak, event
-    )
+    return kind, -1 if stage is None else int(stage), int(status)
 
 
 def _newer(a: Mark | None, b: Mark | None) -> Mark | None:
@@ -329,26 +335,28 @@ class Standing:
         )
 
     def add(self, new: Mark | None) -> Standing:
-        if new is None:
-            return self
-        stage, progress, problem, delay = self.stage, self.progress, self.problem, self.delay
-        if new.kind is Kind.DELAY:
-            delay = _newer(delay, new)
-        else:
-            if new.kind is Kind.PROBLEM:
-                problem = _newer(problem, new)
-            elif new.stage == stage:
-                progress = _newer(progress, new)
-            if new.stage > stage:
-                stage = Stage(new.stage)
-                progress = new if new.kind is Kind.PROGRESS else None
-        return Standing(stage, progress, problem, delay)
+        return self.add_all((new,))
 
     def add_all(self, marks: Iterable[Mark | None]) -> Standing:
-        standing = self
+        # One pass over plain locals: a batch adds thousands of events to hundreds of these.
+        stage, progress, problem, delay = self.stage, self.progress, self.problem, self.delay
         for new in marks:
-            standing = standing.add(new)
-        return standing
+            if new is None:
+                continue
+            kind = new.kind
+            if kind is Kind.DELAY:
+                if delay is None or new > delay:
+                    delay = new
+                continue
+            if kind is Kind.PROBLEM:
+                if problem is None or new > problem:
+                    problem = new
+            elif new.stage == stage and (progress is None or new > progress):
+                progress = new
+            if new.stage > stage:
+                stage = new.stage
+                progress = new if kind is Kind.PROGRESS else None
+        return Standing(Stage(stage), progress, problem, delay)
 
     @property
     def latest(self) -> Mark | None:
