@@ -14,11 +14,12 @@ import zoneinfo
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import Q
-from django.db.models.functions import Upper
+from django.db.models import Q, Value
+from django.db.models.functions import Replace, Upper
 from django.utils import timezone
 
 from tracking import status as rules
@@ -306,6 +307,12 @@ class Consignment(models.Model):
     warning = models.PositiveSmallIntegerField(
         choices=rules.WARNING_CHOICES, default=0, editable=False
     )
+    # Derived with the statuses, for the support desk's watchlist and scorecard: the newest
+    # event's time, the first carrier scan (an event at Dispatched or later), and when the last
+    # package was delivered (set only while every live package is).
+    last_event_at = models.DateTimeField(null=True, blank=True, editable=False)
+    first_scan_at = models.DateTimeField(null=True, blank=True, editable=False)
+    delivered_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Bumped on every change to the consignment or anything below it: the page's ETag and the
     # cache key of its timeline, so neither can go stale within one second.
     revision = models.PositiveIntegerField(default=0, editable=False)
@@ -322,6 +329,16 @@ class Consignment(models.Model):
             # order number, in any case.
             models.Index(fields=["customer_reference"], name="consignment_customer_ref"),
             models.Index(Upper("customer_reference"), name="consignment_customer_ref_ci"),
+            # The support desk's search by what the customer says, in any case (and the
+            # postcode without its spaces), and the watchlist's categories per brand.
+            models.Index(Upper("recipient_name"), name="consignment_recipient_ci"),
+            models.Index(Upper("recipient_email"), name="consignment_email_ci"),
+            models.Index(
+                Replace(Upper("destination_postcode"), Value(" "), Value("")),
+                name="consignment_postcode_ci",
+            ),
+            models.Index(fields=["brand", "status", "last_event_at"], name="consignment_watch"),
+            models.Index(fields=["brand", "delivered_at"], name="consignment_delivered"),
         ]
 
     def __str__(self) -> str:
@@ -569,6 +586,53 @@ class TrackingEvent(models.Model):
     @property
     def mark(self) -> rules.Mark | None:
         return rules.mark(self.occurred_at, self.status, self.code)
+
+
+# -- The support desk ------------------------------------------------------------------------
+
+
+class BrandStaff(models.Model):
+    """A back-office user who works for one brand (design section 7.5, `createstaff`): they see
+    and change that brand's data only. Superusers need none; staff without one see nothing."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="brand_staff"
+    )
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="staff")
+
+    class Meta:
+        verbose_name = "brand staff member"
+        verbose_name_plural = "brand staff"
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.brand})"
+
+
+class CarrierThresholds(models.Model):
+    """A carrier's own watchlist thresholds, in working hours (design section 7.5); carriers
+    without a row use the defaults."""
+
+    DEFAULT_FORGOTTEN_HOURS = 48
+    DEFAULT_STALLED_HOURS = 72
+
+    carrier = models.OneToOneField(Carrier, on_delete=models.CASCADE, related_name="thresholds")
+    forgotten_hours = models.PositiveIntegerField(
+        default=DEFAULT_FORGOTTEN_HOURS,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 365)],
+        help_text="Label created and no carrier scan for this many working hours.",
+    )
+    stalled_hours = models.PositiveIntegerField(
+        default=DEFAULT_STALLED_HOURS,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 365)],
+        help_text="Dispatched or in transit and no event for this many working hours.",
+    )
+
+    class Meta:
+        verbose_name = "carrier thresholds"
+        verbose_name_plural = "carrier thresholds"
+
+    def __str__(self) -> str:
+        return f"{self.carrier}: {self.forgotten_hours} h / {self.stalled_hours} h"
 
 
 # -- Credentials ---------------------------------------------------------------------------

@@ -29,7 +29,7 @@ _LOCK_CONSIGNMENTS = PreparedQuery(
         Consignment.objects.select_for_update()
         .filter(pk__in=ids)
         .order_by("pk")
-        .values_list("pk", "revision")
+        .values_list("pk", "revision", "last_event_at", "first_scan_at")
     ),
     ids=Many(Consignment._meta.pk),
 )
@@ -51,9 +51,13 @@ _PACKAGE_STATUSES = PreparedQuery(
 )
 
 
-def lock_consignments(ids: Sequence) -> dict:
-    """Lock these consignments (in id order, so two writers cannot deadlock): {id: revision}."""
-    return dict(_LOCK_CONSIGNMENTS.rows(ids=ids))
+def lock_consignments(ids: Sequence) -> tuple[dict, dict]:
+    """Lock these consignments (in id order, so two writers cannot deadlock): {id: revision}
+    and {id: (last_event_at, first_scan_at)}."""
+    rows = _LOCK_CONSIGNMENTS.rows(ids=ids)
+    return {pk: revision for pk, revision, *_ in rows}, {
+        pk: tuple(times) for pk, _r, *times in rows
+    }
 
 
 def leg_statuses(leg_ids) -> list[tuple]:

@@ -72,12 +72,15 @@ class StatusRow:
         return True
 
 
-def derive(new_rows, legs, packages, coverage, revisions, now) -> None:
+def derive(new_rows, legs, packages, coverage, revisions, times, now) -> None:
     """Add the new events to each affected leg's and package's standing, then roll each
-    consignment up from its packages."""
+    consignment up from its packages (`times`: its stored (last_event_at, first_scan_at))."""
     by_leg = defaultdict(list)
+    times = dict(times)
     for row in new_rows:
         by_leg[row.tracking_record_id].append(row)
+        consignment_id = legs[row.tracking_record_id].consignment_id
+        times[consignment_id] = _advance_times(times.get(consignment_id, (None, None)), row)
 
     leg_updates = []
     package_marks = defaultdict(list)
@@ -104,16 +107,37 @@ def derive(new_rows, legs, packages, coverage, revisions, now) -> None:
         if package.id in package_marks and package.absorb(package_marks[package.id])
     ]
     bulk.set_columns(Package, DERIVED_COLUMNS, package_updates)
-    mark_changed(revisions, now, {pk: roll_up(packages[pk]) for pk in revisions})
+    mark_changed(revisions, now, {pk: (*roll_up(packages[pk]), *times[pk]) for pk in revisions})
 
 
-def roll_up(packages) -> tuple[int, int]:
-    """A consignment's (status, warning) from its packages' (anything with both)."""
+def _advance_times(stored: tuple, row: NewEvent) -> tuple:
+    last, first = stored
+    if last is None or row.occurred_at > last:
+        last = row.occurred_at
+    if _is_scan(row.status, row.code) and (first is None or row.occurred_at < first):
+        first = row.occurred_at
+    return last, first
+
+
+def _is_scan(status: int, code: str) -> bool:
+    """A carrier's scan of the parcel: an event at Dispatched or later (the start of transit)."""
+    found = rules.mark(None, status, code)
+    return found is not None and found.stage >= rules.Stage.DISPATCHED
+
+
+def roll_up(packages) -> tuple:
+    """A consignment's (status, warning, delivered_at) from its packages' standings."""
     pairs = [(p.status, p.warning) for p in packages]
-    return (
-        int(rules.consignment_status(s for s, _w in pairs)),
-        int(rules.consignment_warning(pairs)),
-    )
+    status = rules.consignment_status(s for s, _w in pairs)
+    delivered_at = None
+    if status == rules.Status.DELIVERED:
+        delivered = [
+            p.standing.progress.occurred_at
+            for p in packages
+            if p.status == rules.Status.DELIVERED and p.standing.progress is not None
+        ]
+        delivered_at = max(delivered, default=None)
+    return int(status), int(rules.consignment_warning(pairs)), delivered_at
 
 
 def lock_consignment(consignment_id) -> Consignment:
@@ -122,7 +146,7 @@ def lock_consignment(consignment_id) -> Consignment:
 
 def mark_changed(revisions: dict, now: dt.datetime, statuses: dict | None = None) -> None:
     """Record that something under these locked consignments ({id: revision}) changed, and
-    set their roll-ups ({id: (status, warning)}) when given."""
+    set their roll-ups ({id: values of ROLL_UP_COLUMNS}) when given."""
     if statuses is None:
         bulk.set_columns(
             Consignment,
@@ -132,9 +156,13 @@ def mark_changed(revisions: dict, now: dt.datetime, statuses: dict | None = None
     else:
         bulk.set_columns(
             Consignment,
-            ["revision", "modified_utc", "status", "warning"],
+            ["revision", "modified_utc", *ROLL_UP_COLUMNS],
             [(pk, revision + 1, now, *statuses[pk]) for pk, revision in revisions.items()],
         )
+
+
+# What a consignment's roll-up writes (mark_changed's `statuses`): roll_up's, then its times.
+ROLL_UP_COLUMNS = ("status", "warning", "delivered_at", "last_event_at", "first_scan_at")
 
 
 @transaction.atomic
@@ -170,8 +198,14 @@ def rederive(consignment: Consignment, *, now: dt.datetime | None = None) -> boo
             changed_packages.append(package)
     TrackingRecord.objects.bulk_update(changed_legs, DERIVED_COLUMNS)
     Package.objects.bulk_update(changed_packages, DERIVED_COLUMNS)
-    rolled = roll_up(packages)
-    if not (changed_legs or changed_packages or rolled != (locked.status, locked.warning)):
+    events = [event for leg in legs for event in leg.events.all()]
+    rolled = (
+        *roll_up(packages),
+        max((e.occurred_at for e in events), default=None),
+        min((e.occurred_at for e in events if _is_scan(e.status, e.code)), default=None),
+    )
+    stored = tuple(getattr(locked, name) for name in ROLL_UP_COLUMNS)
+    if not (changed_legs or changed_packages or rolled != stored):
         return False
     mark_changed({locked.pk: locked.revision}, now or timezone.now(), {locked.pk: rolled})
     return True

@@ -161,7 +161,7 @@ def store_events(
     for spec in specs:
         _prepare(spec, now, mappings)
     consignment_ids = sorted({spec.leg.consignment_id for spec in specs})
-    revisions = bulk.lock_consignments(consignment_ids)
+    revisions, times = bulk.lock_consignments(consignment_ids)
     # The legs with the packages each carries (none listed: every package), in one query.
     legs, coverage = {}, defaultdict(set)
     for *row, package_id in bulk.leg_statuses({spec.leg.pk for spec in specs}):
@@ -222,7 +222,7 @@ def store_events(
         if renamed:
             mark_changed(revisions, now)
         return [], renamed
-    derive(new_rows, legs, packages, coverage, revisions, now)
+    derive(new_rows, legs, packages, coverage, revisions, times, now)
     return new_rows, renamed
 
 
