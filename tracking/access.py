@@ -5,13 +5,16 @@ client key sees its brand's consignments, a carrier key the legs of its own carr
 customer the consignment whose reference (or one of whose package references) they hold; a
 number a customer has (tracking or order number) only names candidates, which the delivery
 postcode picks from. "Does not exist" and "not yours" raise
-the same NotFound, so no answer tells one brand about another's data.
+the same NotFound, so no answer tells one brand about another's data. Back-office users get
+their StaffScope here too (staff_scope), which every admin page and desk page applies.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
 from django.db.models.functions import Upper
 
@@ -260,3 +263,36 @@ def packages_by_reference(references: set[str]) -> dict[str, Package]:
         return {}
     packages = rows_as(Package, _PACKAGE_FIELDS, _PACKAGES.rows(references=references))
     return {package.reference: package for package in packages}
+
+
+# -- Staff (the back office) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StaffScope:
+    """What a back-office user may see (design section 7.5): every brand (a superuser), one
+    brand (brand staff, `createstaff`), or nothing (staff without a brand)."""
+
+    every_brand: bool
+    brand_id: int | None
+
+    def limit(self, queryset: QuerySet, brand_path: str) -> QuerySet:
+        """`queryset` cut to this scope; `brand_path` leads from its model to the Brand
+        ("brand" for a consignment, "consignment__brand" for a package or a leg, ...)."""
+        if self.every_brand:
+            return queryset
+        if self.brand_id is None:
+            return queryset.none()
+        return queryset.filter(**{brand_path: self.brand_id})
+
+
+def staff_scope(user) -> StaffScope:
+    if not (user.is_active and user.is_staff):
+        return StaffScope(every_brand=False, brand_id=None)
+    if user.is_superuser:
+        return StaffScope(every_brand=True, brand_id=None)
+    try:
+        brand_id = user.brand_staff.brand_id
+    except ObjectDoesNotExist:  # staff of no brand
+        brand_id = None
+    return StaffScope(every_brand=False, brand_id=brand_id)
