@@ -1,16 +1,23 @@
 """Brands and carriers: who a consignment belongs to and who carries its legs. Both cascade to
-events when deleted, so both keep them; carriers are searchable for the legs' autocomplete."""
+events when deleted, so both keep them; carriers are searchable for the mappings' autocomplete.
+
+Brand staff may view their own brand (its embed snippet, colours, time zone); only superusers
+add, change or delete brands. Carriers are shared by every brand: superusers only. A carrier is
+not renamed here: a leg's carrier follows the leg's carrier name (forms.LEG_CARRIER_FIELDS), so
+a new name is a new carrier, and renaming this row would make the filters disagree with the
+names the legs, the page and the APIs show."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
 from tracking.admin.append_only import KeepEventsOnDeleteMixin
+from tracking.admin.scope import BrandScopedAdmin, SharedAdmin
 from tracking.models import Brand, Carrier
 
 
 @admin.register(Brand)
-class BrandAdmin(KeepEventsOnDeleteMixin, admin.ModelAdmin):
+class BrandAdmin(BrandScopedAdmin, KeepEventsOnDeleteMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "default_language", "time_zone"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -22,6 +29,15 @@ class BrandAdmin(KeepEventsOnDeleteMixin, admin.ModelAdmin):
         ("Page", {"fields": ["default_language", "time_zone", "embed_origins"]}),
     ]
 
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
     def render_change_form(self, request, context, add=False, change=False, **kwargs):
         # The snippet names this portal as the brand's shop will reach it.
         script = f"{request.scheme}://{request.get_host()}/static/tracking/embed.js"
@@ -32,6 +48,9 @@ class BrandAdmin(KeepEventsOnDeleteMixin, admin.ModelAdmin):
 
 
 @admin.register(Carrier)
-class CarrierAdmin(KeepEventsOnDeleteMixin, admin.ModelAdmin):
+class CarrierAdmin(SharedAdmin, KeepEventsOnDeleteMixin, admin.ModelAdmin):
     list_display = ["name", "code"]
     search_fields = ["name", "code"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["name"] if obj is not None else []

@@ -9,18 +9,20 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 
 from tracking import services
+from tracking.admin.display import ReadableStatusMixin, StatusFilter
 from tracking.admin.forms import EventAddForm
+from tracking.admin.scope import BrandScopedAdmin, BrandScopedInline, ScopedRelatedFilter
 from tracking.models import EventSource, TrackingEvent
 
 
-class EventInline(admin.TabularInline):
+class EventInline(BrandScopedInline, ReadableStatusMixin, admin.TabularInline):
     """A leg's events, read-only: events are append-only."""
 
     model = TrackingEvent
     fields = [
         "occurred_at",
         "code",
-        "status",
+        "status_label",
         "package",
         "description",
         "location",
@@ -44,17 +46,21 @@ class EventInline(admin.TabularInline):
 
 
 @admin.register(TrackingEvent)
-class TrackingEventAdmin(admin.ModelAdmin):
+class TrackingEventAdmin(BrandScopedAdmin, ReadableStatusMixin, admin.ModelAdmin):
     list_display = [
         "occurred_at",
         "code",
-        "status",
+        "status_label",
         "tracking_record",
         "consignment_reference",
         "package",
         "source",
     ]
-    list_filter = ["status", "source", "tracking_record__carrier"]
+    list_filter = [
+        ("status", StatusFilter),
+        "source",
+        ("tracking_record__carrier", ScopedRelatedFilter),
+    ]
     list_select_related = ["tracking_record__consignment", "package"]
     search_fields = [
         "=tracking_record__consignment__reference",
@@ -77,7 +83,14 @@ class TrackingEventAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return [f.name for f in TrackingEvent._meta.fields]
+        return self.get_fields(request, obj)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return super().get_fields(request, obj)
+        # An event's page, read-only, with its status in words.
+        names = [f.name for f in TrackingEvent._meta.fields]
+        return [("status_label" if name == "status" else name) for name in names]
 
     def has_change_permission(self, request, obj=None) -> bool:
         # Viewing is allowed (view permission); edits are not: events are append-only.

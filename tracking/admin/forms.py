@@ -1,6 +1,7 @@
 """Staff input, checked before any service sees it: an event by the rules the APIs apply (its
-code, the event-time window, a package its leg carries), a leg's packages within its own
-consignment, a key with one owner (a brand or a carrier) and an expiry still to come."""
+code, the event-time window, a package its leg carries, chosen among that leg's packages only),
+a leg's packages within its own consignment and its carrier by name, a key with one owner (a
+brand or a carrier) and an expiry still to come."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from django.utils import timezone
 
 from tracking import services
 from tracking import status as rules
+from tracking.admin.display import READABLE_STATUS_CHOICES
 from tracking.fields import check_event_time
-from tracking.models import ApiKey, Package, TrackingEvent, TrackingRecord
+from tracking.models import ApiKey, Carrier, Package, TrackingEvent, TrackingRecord
 
-# Who carries a leg and how to follow it: edited on the leg's page and in its consignment's
-# inline alike.
+# Who carries a leg and how to follow it. The carrier is named, never picked apart from its
+# name: the name is what the page and both APIs show, and the leg's Carrier (what filters,
+# carrier keys and the scorecard go by) follows it through Carrier.objects.for_name, as the
+# services do for a leg created or changed over either API.
 LEG_CARRIER_FIELDS = [
-    "carrier",
     "carrier_name",
     "carrier_service_name",
     "tracking_number",
@@ -36,11 +39,26 @@ class LegAdminForm(forms.ModelForm):
             "packages",
         ]
 
+        labels = {"carrier_name": "Carrier"}
+        help_texts = {
+            "carrier_name": "The carrier's name as customers see it; the leg belongs to the "
+            "carrier of that name (any case), added when new."
+        }
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         consignment_id = self.instance.consignment_id if self.instance.pk else None
         if "packages" in self.fields:
             self.fields["packages"].queryset = Package.objects.filter(consignment_id=consignment_id)
+
+    def save(self, commit=True):
+        leg = self.instance
+        name = leg.carrier_name.strip()
+        if "carrier_name" in self.changed_data or leg._state.adding:
+            # services.update_leg's rule: a new name is a (possibly new) carrier; none is none.
+            leg.carrier_name = name
+            leg.carrier = Carrier.objects.for_name(name) if name else None
+        return super().save(commit)
 
     def clean(self):
         data = super().clean()
@@ -54,7 +72,7 @@ class EventAddForm(forms.ModelForm):
     """Staff add an event through services.record_event, exactly as an API client would."""
 
     status = forms.TypedChoiceField(
-        choices=[("", "(from the code)"), *rules.STATUS_CHOICES],
+        choices=[("", "(from the code)"), *READABLE_STATUS_CHOICES],
         coerce=int,
         empty_value=None,
         required=False,
@@ -81,6 +99,23 @@ class EventAddForm(forms.ModelForm):
             "occurred_at",
         ]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The package is one of the chosen leg's (the one posted, else the one the "Add an
+        # event" link names), looked up among the legs the user may see.
+        if "package" in self.fields and "tracking_record" in self.fields:
+            leg_id = self.data.get("tracking_record") or self.initial.get("tracking_record")
+            leg = _leg_or_none(self.fields["tracking_record"].queryset, leg_id)
+            field = self.fields["package"]
+            field.queryset = leg_packages(leg)
+            field.label_from_instance = package_label
+            field.empty_label = "(every package of the leg)"
+            if leg is None:
+                field.help_text = (
+                    "Choose the leg first (or use “Add an event to this leg” on its page): the "
+                    "list offers that leg's packages."
+                )
+
     def clean(self):
         data = super().clean()
         if data.get("status") is None and not data.get("code"):
@@ -98,6 +133,28 @@ class EventAddForm(forms.ModelForm):
             if problem is not None:
                 self.add_error("occurred_at", services.rule_message(problem))
         return data
+
+
+def _leg_or_none(legs, leg_id) -> TrackingRecord | None:
+    if not leg_id:
+        return None
+    try:
+        return legs.filter(pk=leg_id).first()
+    except (ValueError, ValidationError):
+        return None
+
+
+def leg_packages(leg: TrackingRecord | None):
+    """The packages a leg carries: those it lists, or else every package of its consignment."""
+    if leg is None:
+        return Package.objects.none()
+    listed = leg.packages.all()
+    return listed if listed.exists() else Package.objects.filter(consignment_id=leg.consignment_id)
+
+
+def package_label(package: Package) -> str:
+    described = f" · {package.description}" if package.description else ""
+    return f"{package.reference} (#{package.sequence}){described}"
 
 
 class ApiKeyAddForm(forms.ModelForm):

@@ -8,29 +8,50 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.html import format_html
 
-from tracking import services
+from tracking import access, services
 from tracking.admin.forms import ApiKeyAddForm
+from tracking.admin.scope import BrandScopedAdmin, ScopedRelatedFilter
 from tracking.models import ApiKey
+
+# A key's page: who it is for, how to tell it apart, and its life.
+KEY_FIELDS = [
+    "name",
+    "role",
+    "brand",
+    "carrier",
+    "prefix",
+    "created",
+    "last_used",
+    "expires_at",
+    "active",
+]
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = [
-        "name",
+class ApiKeyAdmin(BrandScopedAdmin, admin.ModelAdmin):
+    """Client keys are brand data (brand staff issue and revoke their brand's); carrier keys
+    belong to no brand and are for superusers (scope.BRAND_PATHS)."""
+
+    list_display = ["name", "owner", "prefix", "last_used", "expires_at", "active"]
+    list_filter = [
         "role",
-        "brand",
-        "carrier",
-        "prefix",
-        "created",
-        "last_used",
-        "expires_at",
         "active",
+        ("brand", ScopedRelatedFilter),
+        ("carrier", ScopedRelatedFilter),
     ]
-    list_filter = ["role", "active", "brand", "carrier"]
     list_select_related = ["brand", "carrier"]
     search_fields = ["name", "prefix"]
     readonly_fields = ["role", "prefix", "created", "last_used"]
     actions = ["revoke", "rotate"]
+
+    @admin.display(description="for", ordering="role")
+    def owner(self, key: ApiKey) -> str:
+        return f"Carrier {key.carrier}" if key.is_carrier else f"Brand {key.brand}"
+
+    def get_list_filter(self, request):
+        if self.every_brand(request):
+            return self.list_filter
+        return ["active"]  # their keys are all client keys of their one brand
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
@@ -39,8 +60,17 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return [*ApiKeyAddForm.Meta.fields]
-        return [*self.list_display]  # a key's page shows what its row in the list shows
+            if self.every_brand(request):
+                return [*ApiKeyAddForm.Meta.fields]
+            return [f for f in ApiKeyAddForm.Meta.fields if f != "carrier"]
+        return KEY_FIELDS
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        brand_id = access.staff_scope(request.user).brand_id
+        if brand_id is not None:
+            initial.setdefault("brand", brand_id)
+        return initial
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -68,7 +98,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.action(description="Revoke the selected keys")
+    @admin.action(description="Revoke the selected keys", permissions=["change"])
     def revoke(self, request, queryset):
         # The keys are listed before they change: re-reading the changelist's queryset after
         # the update finds none of them when the list is filtered to active keys.
@@ -81,7 +111,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
                 self.log_change(request, key, "Revoked.")
         self.message_user(request, f"Revoked {len(keys)} key(s).")
 
-    @admin.action(description="Rotate: issue a new secret; the old one works for 24 hours more")
+    @admin.action(
+        description="Rotate: issue a new secret; the old one works for 24 hours more",
+        permissions=["change"],
+    )
     def rotate(self, request, queryset):
         for key in queryset:
             try:
