@@ -62,6 +62,9 @@ class LegAdminForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        if "carrier_name" in self.fields and not (data.get("carrier_name") or "").strip():
+            # No name, no carrier (else the model's clean would give the old carrier's name back).
+            self.instance.carrier = None
         packages, consignment = data.get("packages"), data.get("consignment")
         if packages and consignment and any(p.consignment_id != consignment.pk for p in packages):
             raise ValidationError({"packages": "Choose packages of this leg's consignment."})
