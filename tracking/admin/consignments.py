@@ -20,6 +20,7 @@ from django.utils.html import format_html
 
 from tracking import access, services
 from tracking.admin.append_only import KeepEventsInlineFormSet, KeepEventsOnDeleteMixin
+from tracking.admin.desk import WatchFilter
 from tracking.admin.display import ReadableStatusMixin, StatusFilter
 from tracking.admin.events import EventInline
 from tracking.admin.export import csv_lines
@@ -111,6 +112,7 @@ class ConsignmentAdmin(
         ("brand", ScopedRelatedFilter),
         ("status", StatusFilter),
         ("legs__carrier", ScopedRelatedFilter),
+        WatchFilter,
     ]
     list_select_related = ["brand"]
     # What the search box is for; get_search_results decides how each kind is matched.

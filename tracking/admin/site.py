@@ -1,4 +1,5 @@
-"""The back office's admin site: Django's, with failed logins rate-limited."""
+"""The back office's admin site: Django's, with failed logins rate-limited, and the support
+desk's pages (tracking.admin.desk: the watchlist and the scorecard) among its URLs and apps."""
 
 from django.contrib import admin
 from django.template.response import TemplateResponse
@@ -14,6 +15,9 @@ class BackOfficeSite(admin.AdminSite):
     site_header = "Tracking portal back office"
     site_title = "Tracking portal"
     index_title = "Brands, consignments, legs, events and keys"
+    # The navigation sidebar takes a quarter of a 1280 px screen from every list; the
+    # breadcrumbs and the index lead everywhere it does.
+    enable_nav_sidebar = False
 
     def login(self, request, extra_context=None):
         if request.method != "POST":
@@ -38,3 +42,15 @@ class BackOfficeSite(admin.AdminSite):
             for scope, ident in subjects:
                 ratelimit.hit(scope, ident, FAILED_LOGIN_RATE)
         return response
+
+    def get_urls(self):
+        # Imported here: tracking.admin.desk registers a model admin, which builds this site.
+        from tracking.admin import desk
+
+        return [*desk.urls(self), *super().get_urls()]
+
+    def get_app_list(self, request, app_label=None):
+        from tracking.admin import desk
+
+        apps = super().get_app_list(request, app_label)
+        return apps if app_label else [desk.app_entry(), *apps]

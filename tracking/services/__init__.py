@@ -27,6 +27,7 @@ from tracking.services.mappings import (
     map_code,
     unmap_code,
     unmapped_codes,
+    unmapped_events,
 )
 from tracking.services.privacy import (
     PRIVATE_CONSIGNMENT_FIELDS,
@@ -63,5 +64,6 @@ __all__ = [
     "set_leg_status",
     "unmap_code",
     "unmapped_codes",
+    "unmapped_events",
     "update_leg",
 ]

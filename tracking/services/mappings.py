@@ -100,12 +100,18 @@ class UnmappedCode:
     last_received: object
 
 
-def unmapped_codes(carriers=None) -> list[UnmappedCode]:
+def unmapped_events(events=None):
+    """The events (of `events`, default all) whose code the table does not know and no
+    mapping covers: status 0 with a code that is not a normalised one."""
+    events = TrackingEvent.objects.all() if events is None else events
+    return events.filter(status=rules.Status.UNKNOWN).exclude(code__in=list(rules.CODE_STATUS))
+
+
+def unmapped_codes(carriers=None, *, events=None) -> list[UnmappedCode]:
     """The codes the table does not know, per carrier, with how many events carry them (the
-    most frequent first): what a superuser should map next."""
-    events = TrackingEvent.objects.filter(status=rules.Status.UNKNOWN).exclude(
-        code__in=list(rules.CODE_STATUS)
-    )
+    most frequent first): what a superuser should map next. `events` narrows the events
+    counted (the support desk passes those of the staff user's brand)."""
+    events = unmapped_events(events)
     if carriers is not None:
         events = events.filter(tracking_record__carrier__in=carriers)
     rows = (
