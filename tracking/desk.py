@@ -38,8 +38,11 @@ from tracking.services import unmapped_events
 
 FALLBACK_COUNTRY = "GB"
 S = rules.Status
-LABEL_STATUSES = (S.UNKNOWN, S.PRINTED, S.AWAITING_COLLECTION, S.MANIFESTED)
-MOVING_STATUSES = (S.DISPATCHED, S.IN_TRANSIT)
+LABEL_STATUSES = (S.UNKNOWN, *rules.statuses_at(rules.Stage.LABEL_CREATED))
+MOVING_STATUSES = (
+    *rules.statuses_at(rules.Stage.DISPATCHED),
+    *rules.statuses_at(rules.Stage.IN_TRANSIT),
+)
 CLOSED_STATUSES = (S.DELIVERED, S.CANCELLED)
 
 

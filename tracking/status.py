@@ -278,6 +278,18 @@ def _mark_parts(status: int, code: str) -> tuple[Kind, int, int] | None:
     return kind, -1 if stage is None else int(stage), int(status)
 
 
+def is_carrier_scan(status: int, code: str) -> bool:
+    """A carrier's scan of the parcel: an event at Dispatched or later (a failed attempt too),
+    where transit starts for the support desk's figures (delays and information are not)."""
+    parts = _mark_parts(status, code)
+    return parts is not None and parts[1] >= Stage.DISPATCHED
+
+
+def statuses_at(stage: Stage) -> tuple[Status, ...]:
+    """The normal statuses of one stage (STATUS_STAGE), in value order."""
+    return tuple(sorted(status for status, at in STATUS_STAGE.items() if at == stage))
+
+
 def _newer(a: Mark | None, b: Mark | None) -> Mark | None:
     if a is None:
         return b

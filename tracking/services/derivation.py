@@ -114,15 +114,9 @@ def _advance_times(stored: tuple, row: NewEvent) -> tuple:
     last, first = stored
     if last is None or row.occurred_at > last:
         last = row.occurred_at
-    if _is_scan(row.status, row.code) and (first is None or row.occurred_at < first):
+    if rules.is_carrier_scan(row.status, row.code) and (first is None or row.occurred_at < first):
         first = row.occurred_at
     return last, first
-
-
-def _is_scan(status: int, code: str) -> bool:
-    """A carrier's scan of the parcel: an event at Dispatched or later (the start of transit)."""
-    found = rules.mark(None, status, code)
-    return found is not None and found.stage >= rules.Stage.DISPATCHED
 
 
 def roll_up(packages) -> tuple:
@@ -202,7 +196,9 @@ def rederive(consignment: Consignment, *, now: dt.datetime | None = None) -> boo
     rolled = (
         *roll_up(packages),
         max((e.occurred_at for e in events), default=None),
-        min((e.occurred_at for e in events if _is_scan(e.status, e.code)), default=None),
+        min(
+            (e.occurred_at for e in events if rules.is_carrier_scan(e.status, e.code)), default=None
+        ),
     )
     stored = tuple(getattr(locked, name) for name in ROLL_UP_COLUMNS)
     if not (changed_legs or changed_packages or rolled != stored):

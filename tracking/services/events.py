@@ -48,9 +48,10 @@ class EventSpec:
     package: Package | None = None
     field_prefix: str = field(default="", compare=False)
     raw_code: str = field(default="", init=False)
+    # A carrier code mapping re-derives the status only where it came from the code.
+    status_from_code: bool = field(default=False, init=False)
 
     def __post_init__(self):
-        # A carrier code mapping re-derives the status only where it came from the code.
         self.status_from_code = self.status is None
 
 
