@@ -4,6 +4,7 @@ a leg's carrier, and the filtered consignment list as CSV."""
 
 import csv
 import io
+import re
 
 import pytest
 from django.urls import reverse
@@ -97,6 +98,18 @@ def test_the_leg_page_adds_an_event_offering_only_that_legs_packages(admin_clien
     )
     assert refused.status_code == 200
     assert "package" in refused.context["adminform"].form.errors
+
+
+def test_every_leg_link_on_a_consignment_page_opens(admin_client, consignment, leg):
+    """A new row's UUID is set before it is saved: the blank "add another leg" row must link
+    nowhere (it linked to a leg that does not exist)."""
+    html = admin_client.get(
+        reverse("admin:tracking_consignment_change", args=[consignment.pk])
+    ).content.decode()
+    links = set(re.findall(r'href="(/admin/tracking/trackingrecord/[^"]+/change/)"', html))
+    assert links == {reverse("admin:tracking_trackingrecord_change", args=[leg.pk])}
+    page = admin_client.get(reverse("admin:tracking_consignment_add")).content.decode()
+    assert "/track/" not in page.split('id="content-main"')[1]
 
 
 def test_a_legs_carrier_follows_its_name(admin_client, consignment, leg):

@@ -50,7 +50,7 @@ class LegInline(BrandScopedInline, ReadableStatusMixin, admin.TabularInline):
 
     @admin.display(description="Events")
     def edit_link(self, leg: TrackingRecord) -> str:
-        if not leg.pk:
+        if leg._state.adding:
             return "-"
         url = reverse("admin:tracking_trackingrecord_change", args=[leg.pk])
         return format_html('<a href="{}">Events and packages</a>', url)
@@ -177,7 +177,7 @@ class ConsignmentAdmin(
 
     @admin.display(description="tracking page")
     def page_link(self, consignment: Consignment) -> str:
-        if not consignment.pk:
+        if consignment._state.adding:
             return "-"
         return format_html(
             '<a href="/track/{0}/" target="_blank" rel="noopener">/track/{0}/</a>',
@@ -308,7 +308,7 @@ class TrackingRecordAdmin(
 
     @admin.display(description="add an event")
     def add_event_link(self, leg: TrackingRecord) -> str:
-        if not leg.pk:
+        if leg._state.adding:
             return "Save the leg first."
         url = reverse("admin:tracking_trackingevent_add") + f"?tracking_record={leg.pk}"
         return format_html('<a class="addlink" href="{}">Add an event to this leg</a>', url)
