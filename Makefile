@@ -44,15 +44,19 @@ $(STATIC_MANIFEST): $(VENV)/.runtime $(shell find static) | $(SECRET_FILE)
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@touch $@
 
-## run: set up, migrate, seed the demo and serve the portal on http://127.0.0.1:$(PORT)
+## run: set up, migrate, seed the demo and serve the portal on http://127.0.0.1:$(PORT), with a
+## background worker (webhooks, emails) beside it
 run: $(VENV)/.runtime $(SECRET_FILE) $(STATIC_MANIFEST)
 	@export SECRET_KEY="$$(cat $(SECRET_FILE))"; \
 	set -e; \
 	$(BIN)/python manage.py migrate --noinput; \
 	$(BIN)/python manage.py seed_demo; \
 	$(BIN)/python manage.py ensureadmin; \
-	echo "Serving on http://127.0.0.1:$(PORT)/  (back office: /admin/, API docs: /api/docs/)"; \
-	PORT=$(PORT) exec $(BIN)/gunicorn config.wsgi:application -c gunicorn.conf.py
+	$(BIN)/python manage.py sweep > /dev/null; \
+	$(BIN)/python manage.py db_worker --queue-name '*' --verbosity 1 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	echo "Serving on http://127.0.0.1:$(PORT)/  (back office: /admin/, API docs: /api/docs/; background worker: pid $$worker)"; \
+	PORT=$(PORT) $(BIN)/gunicorn config.wsgi:application -c gunicorn.conf.py
 
 ## test: set up, lint and run the whole test suite (SQLite, or DATABASE_URL when set)
 test: $(VENV)/.dev $(VENV)/.vnu-$(VNU_VERSION)

@@ -95,6 +95,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "csp",
+    "django_tasks",
+    "django_tasks_db",
     "tracking.apps.TrackingConfig",
 ]
 
@@ -360,3 +362,43 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {"tracking": {"level": "INFO"}},
 }
+
+# -- Background work (design section 7.2): Django's Tasks API ------------------------------
+# The database backend by default (`manage.py db_worker`); TASKS_BACKEND=rq puts the queue on
+# Redis for several hosts (`manage.py rqworker --job-class django_tasks_rq.Job --with-scheduler`).
+# Either way the rows of pending work are the truth and the queue only wakes workers.
+TASKS_BACKEND = os.environ.get("TASKS_BACKEND", "database")
+if TASKS_BACKEND == "rq":
+    if not REDIS_URL:
+        raise ImproperlyConfigured("TASKS_BACKEND=rq needs REDIS_URL.")
+    INSTALLED_APPS += ["django_rq"]
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}}
+elif TASKS_BACKEND == "database":
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+else:
+    raise ImproperlyConfigured("TASKS_BACKEND must be database or rq.")
+
+# -- Outbound webhooks (design section 7.3) --------------------------------------------------
+# 1 lets subscriptions reach loopback and private addresses: development and tests only.
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE")
+WEBHOOK_RETENTION_DAYS = int(os.environ.get("WEBHOOK_RETENTION_DAYS", "30"))
+if WEBHOOK_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("WEBHOOK_RETENTION_DAYS must be at least 1.")
+
+# -- Email (design section 7.4) --------------------------------------------------------------
+# SMTP when EMAIL_HOST is set; a provider through django-anymail with EMAIL_BACKEND and its
+# ANYMAIL_* settings; otherwise emails are written to the console.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = env_port("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Tracking portal <noreply@localhost>")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)

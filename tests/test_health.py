@@ -10,7 +10,7 @@ from django.db import OperationalError
 def test_it_is_healthy_when_the_database_answers(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "worker": "ok"}
     assert "no-cache" in response["Cache-Control"]
 
 

@@ -396,7 +396,7 @@ class TestRecordEvents:
             EventSpec(leg=leg, occurred_at=at(n / 10), code="IN_TRANSIT", description=str(n))
             for n in range(events)
         ]
-        with django_assert_num_queries(9):
+        with django_assert_num_queries(10):
             services.record_events(events=specs, source=EventSource.SORTED)
         assert leg.events.count() == events
 

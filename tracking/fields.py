@@ -1,5 +1,5 @@
-"""Value rules, each defined once: lengths, shapes, URLs, the event-time window, and which
-packages a leg carries.
+"""Value rules, each defined once: lengths, shapes, URLs (and where a webhook may point), the
+event-time window, and which packages a leg carries.
 
 Pure Python, no ORM. A check returns None when the value passes, or a Problem naming the rule
 broken (`code`) and its limit; it never words a message. The models, services, both APIs and
@@ -9,8 +9,13 @@ changed here changes everywhere at once.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import ipaddress
 import re
+import socket
+import urllib.parse
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -59,6 +64,9 @@ TOO_EARLY = "too_early"  # limit: the earliest instant
 TOO_LATE = "too_late"  # limit: the tolerance ahead of now
 NOT_INTEGER = "not_integer"
 OUT_OF_RANGE = "out_of_range"  # limit: (lowest, highest)
+PRIVATE_ADDRESS = "private_address"  # limit: the address
+UNRESOLVABLE = "unresolvable"
+BAD_SECRET = "bad_secret"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +100,66 @@ def check_url(value: str) -> Problem | None:
     if value and not HTTP_URL.fullmatch(value):
         return Problem(NOT_URL)
     return None
+
+
+def check_webhook_url(value: str) -> Problem | None:
+    """An http(s) URL with a host and no credentials in it (they would be logged and shown)."""
+    problem = check_url(value)
+    if problem or not value:
+        return problem or Problem(NOT_URL)
+    parts = urllib.parse.urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError:
+        return Problem(NOT_URL)
+    if not parts.hostname or parts.username is not None or parts.password is not None:
+        return Problem(NOT_URL)
+    return None
+
+
+def is_public_address(address: str) -> bool:
+    """False for loopback, private, link-local, multicast, reserved and unspecified addresses
+    (IPv4-mapped IPv6 included): a webhook must not reach into the portal's own network."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def resolve_endpoint(url: str, *, allow_private: bool) -> tuple[list[str], Problem | None]:
+    """The addresses a webhook URL's host resolves to now, and the problem when it resolves
+    to none or to any that is not public (checked at every delivery, after resolution, so a
+    name that later points inward is refused then too)."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return [], Problem(UNRESOLVABLE)
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    if not addresses:
+        return [], Problem(UNRESOLVABLE)
+    if not allow_private:
+        for address in addresses:
+            if not is_public_address(address):
+                return addresses, Problem(PRIVATE_ADDRESS, address)
+    return addresses, None
+
+
+# `whsec_` and the base64 of 24 to 64 random bytes (Standard Webhooks' secret format).
+WEBHOOK_SECRET_PREFIX = "whsec_"
+WEBHOOK_SECRET_BYTES = (24, 64)
+
+
+def check_webhook_secret(value: str) -> Problem | None:
+    if not value.startswith(WEBHOOK_SECRET_PREFIX):
+        return Problem(BAD_SECRET)
+    try:
+        raw = base64.b64decode(value[len(WEBHOOK_SECRET_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        return Problem(BAD_SECRET)
+    low, high = WEBHOOK_SECRET_BYTES
+    return None if low <= len(raw) <= high else Problem(BAD_SECRET)
 
 
 def check_reference(value: str, prefix: str) -> Problem | None:

@@ -727,3 +727,157 @@ class RateCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.count}"
+
+
+# -- Outbound webhooks (design section 7.3) ------------------------------------------------
+
+
+class WebhookType(models.TextChoices):
+    CONSIGNMENT_CREATED = "consignment.created"
+    TRACKING_UPDATED = "tracking.updated"
+    STATUS_CHANGED = "consignment.status_changed"
+    TEST = "webhook.test"
+
+
+# What a subscription may ask for: a test is sent whenever asked, whatever it subscribed to.
+SUBSCRIBABLE_TYPES = (
+    WebhookType.CONSIGNMENT_CREATED,
+    WebhookType.TRACKING_UPDATED,
+    WebhookType.STATUS_CHANGED,
+)
+
+
+class WebhookSubscription(models.Model):
+    """A brand's endpoint that hears about its consignments. While disabled (by staff, by a
+    410 Gone, or after five days of failures) its messages are still recorded, held for
+    replay, so nothing that happened in the meantime is lost."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="webhook_subscriptions")
+    url = models.CharField(max_length=URL_MAX, validators=[validate_http_url])
+    # Empty: every type.
+    event_types = models.JSONField(default=list, blank=True)
+    secret = models.CharField(max_length=100, editable=False)
+    # After a rotation both secrets sign until previous_secret_until.
+    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    previous_secret_until = models.DateTimeField(null=True, blank=True, editable=False)
+    active = models.BooleanField(default=True)
+    disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    disabled_reason = models.CharField(max_length=TEXT_MAX, blank=True, editable=False)
+    # The first failure since the last success: five days of them disable the subscription.
+    failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    created_utc = models.DateTimeField(default=timezone.now, editable=False)
+    modified_utc = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["brand", "created_utc"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, webhook_type: str) -> bool:
+        return (
+            webhook_type == WebhookType.TEST
+            or not self.event_types
+            or (webhook_type in self.event_types)
+        )
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The secrets that sign a delivery now: the new one first, the old one during its
+        grace period after a rotation."""
+        secrets_now = [self.secret]
+        if self.previous_secret and self.previous_secret_until and now < self.previous_secret_until:
+            secrets_now.append(self.previous_secret)
+        return secrets_now
+
+
+class MessageState(models.TextChoices):
+    PENDING = "pending"  # due at next_attempt_at
+    DELIVERED = "delivered"
+    FAILED = "failed"  # the retry schedule ran out
+    HELD = "held"  # its subscription is disabled; kept for replay
+
+
+class WebhookMessage(models.Model):
+    """One message to one subscription: the row is the truth of what must be delivered (an
+    outbox written in the transaction that caused it); the job queue only wakes workers. Its
+    id is the `webhook-id` of every attempt and replay, and its body is fixed when recorded."""
+
+    id = models.CharField(primary_key=True, max_length=40, editable=False)
+    subscription = models.ForeignKey(
+        WebhookSubscription, on_delete=models.CASCADE, related_name="messages"
+    )
+    consignment = models.ForeignKey(
+        Consignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    type = models.CharField(max_length=40, choices=WebhookType.choices)
+    body = models.TextField()
+    created_utc = models.DateTimeField(default=timezone.now, editable=False)
+    state = models.CharField(max_length=10, choices=MessageState.choices)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Retries so far in the current schedule (a replay starts it again).
+    retries = models.PositiveSmallIntegerField(default=0)
+    attempt_count = models.PositiveIntegerField(default=0)
+    # A worker's claim: another worker takes the row only once the lease has run out, so a
+    # worker killed mid-delivery delays the message, never loses it.
+    leased_until = models.DateTimeField(null=True, blank=True, editable=False)
+    lease = models.CharField(max_length=32, blank=True, editable=False)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_utc"]
+        indexes = [
+            # What is due, for the workers and the sweep; delivered rows are most rows.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="webhookmessage_due",
+                condition=Q(state="pending"),
+            ),
+            models.Index(fields=["subscription", "created_utc"], name="webhookmessage_sub"),
+            # Pruning by age.
+            models.Index(fields=["created_utc"], name="webhookmessage_age"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"
+
+    @staticmethod
+    def new_id() -> str:
+        return "msg_" + uuid.uuid4().hex
+
+
+class WebhookAttempt(models.Model):
+    """One try at delivering a message: what the endpoint answered, and how fast."""
+
+    EXCERPT_MAX = 1024
+
+    message = models.ForeignKey(WebhookMessage, on_delete=models.CASCADE, related_name="attempts")
+    attempted_at = models.DateTimeField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField()
+    response_excerpt = models.TextField(blank=True)
+    error = models.CharField(max_length=TEXT_MAX, blank=True)
+
+    class Meta:
+        ordering = ["-attempted_at"]
+
+    def __str__(self) -> str:
+        return f"{self.status_code or self.error} at {self.attempted_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class Wakeup(models.Model):
+    """The next time a recurring task is due (the sweep) or a retry task is scheduled: one row
+    per name keeps the queue from filling with copies of the same task. `token` names the
+    task that owns the schedule; a task holding another token is a stale copy and stops."""
+
+    name = models.CharField(primary_key=True, max_length=40)
+    run_at = models.DateTimeField()
+    token = models.CharField(max_length=32)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.run_at}"

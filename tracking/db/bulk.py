@@ -24,12 +24,24 @@ from tracking.models import DERIVED_COLUMNS, Consignment, Package, TrackingEvent
 # package_statuses start with these.
 STATUS_FIELDS = ("id", "consignment_id", *DERIVED_COLUMNS)
 
+# What the outbox says of a consignment (and the status it had before the write).
+HEAD_FIELDS = ("brand_id", "reference", "customer_reference", "status", "warning")
+
+
+class Head(NamedTuple):
+    brand_id: int
+    reference: str
+    customer_reference: str
+    status: int
+    warning: int
+
+
 _LOCK_CONSIGNMENTS = PreparedQuery(
     lambda ids: (
         Consignment.objects.select_for_update()
         .filter(pk__in=ids)
         .order_by("pk")
-        .values_list("pk", "revision", "last_event_at", "first_scan_at")
+        .values_list("pk", "revision", "last_event_at", "first_scan_at", *HEAD_FIELDS)
     ),
     ids=Many(Consignment._meta.pk),
 )
@@ -51,13 +63,15 @@ _PACKAGE_STATUSES = PreparedQuery(
 )
 
 
-def lock_consignments(ids: Sequence) -> tuple[dict, dict]:
-    """Lock these consignments (in id order, so two writers cannot deadlock): {id: revision}
-    and {id: (last_event_at, first_scan_at)}."""
+def lock_consignments(ids: Sequence) -> tuple[dict, dict, dict]:
+    """Lock these consignments (in id order, so two writers cannot deadlock): {id: revision},
+    {id: (last_event_at, first_scan_at)} and {id: Head} as they stand before the write."""
     rows = _LOCK_CONSIGNMENTS.rows(ids=ids)
-    return {pk: revision for pk, revision, *_ in rows}, {
-        pk: tuple(times) for pk, _r, *times in rows
-    }
+    return (
+        {row[0]: row[1] for row in rows},
+        {row[0]: (row[2], row[3]) for row in rows},
+        {row[0]: Head(*row[4:]) for row in rows},
+    )
 
 
 def leg_statuses(leg_ids) -> list[tuple]:

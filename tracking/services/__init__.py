@@ -34,6 +34,17 @@ from tracking.services.privacy import (
     erase_recipient,
     export_consignment,
 )
+from tracking.services.webhooks import (
+    create_subscription,
+    delete_subscription,
+    disable_subscription,
+    enable_subscription,
+    replay,
+    replay_failed_since,
+    rotate_secret,
+    send_test,
+    update_subscription,
+)
 
 __all__ = [
     "LEG_FIELDS",
@@ -52,6 +63,15 @@ __all__ = [
     "check_status",
     "check_url",
     "create_consignment",
+    "create_subscription",
+    "delete_subscription",
+    "disable_subscription",
+    "enable_subscription",
+    "replay",
+    "replay_failed_since",
+    "rotate_secret",
+    "send_test",
+    "update_subscription",
     "erase_recipient",
     "export_consignment",
     "issue_api_key",

@@ -33,6 +33,16 @@ def rule_message(problem: fields.Problem) -> str:
             return "must be a two-letter ISO country code"
         case fields.BAD_SHAPE:
             return f"must look like {problem.limit}-XXX-XXX-XXX"
+        case fields.PRIVATE_ADDRESS:
+            return (
+                f"must not point at a loopback, private or link-local address"
+                f" (it resolves to {problem.limit})"
+            )
+        case fields.UNRESOLVABLE:
+            return "must name a host that resolves"
+        case fields.BAD_SECRET:
+            low, high = fields.WEBHOOK_SECRET_BYTES
+            return f"must be whsec_ followed by the base64 of {low} to {high} random bytes"
         case fields.NO_OFFSET:
             return "must include a UTC offset"
         case fields.TOO_EARLY:
@@ -52,6 +62,16 @@ def check_status(field_name: str, value: int) -> None:
 
 def check_url(field_name: str, value: str) -> None:
     _refuse(field_name, fields.check_url(value))
+
+
+def check_webhook_url(field_name: str, value: str, *, allow_private: bool) -> None:
+    """The URL's shape, then where its host resolves to now."""
+    _refuse(field_name, fields.check_webhook_url(value))
+    _refuse(field_name, fields.resolve_endpoint(value, allow_private=allow_private)[1])
+
+
+def check_webhook_secret(field_name: str, value: str) -> None:
+    _refuse(field_name, fields.check_webhook_secret(value))
 
 
 def check_occurred_at(field_name: str, value: dt.datetime, now: dt.datetime) -> None:

@@ -26,6 +26,7 @@ from tracking.models import (
     Package,
     new_reference,
 )
+from tracking.services import webhooks
 from tracking.services.checks import check_country, check_length, check_reference
 
 REFERENCE_ATTEMPTS = 8
@@ -114,7 +115,7 @@ def create_consignment(
         ),
         "EC",
     )
-    for sequence, spec in enumerate(packages, start=1):
+    rows = [
         _insert_with_reference(
             f"packages[{sequence - 1}].reference",
             Package(
@@ -125,6 +126,9 @@ def create_consignment(
             ),
             "EP",
         )
+        for sequence, spec in enumerate(packages, start=1)
+    ]
+    webhooks.record_created(consignment, rows)
     return consignment
 
 

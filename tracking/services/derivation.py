@@ -72,9 +72,10 @@ class StatusRow:
         return True
 
 
-def derive(new_rows, legs, packages, coverage, revisions, times, now) -> None:
+def derive(new_rows, legs, packages, coverage, revisions, times, now) -> dict:
     """Add the new events to each affected leg's and package's standing, then roll each
-    consignment up from its packages (`times`: its stored (last_event_at, first_scan_at))."""
+    consignment up from its packages (`times`: its stored (last_event_at, first_scan_at)).
+    Returns each consignment's new values of ROLL_UP_COLUMNS."""
     by_leg = defaultdict(list)
     times = dict(times)
     for row in new_rows:
@@ -107,7 +108,9 @@ def derive(new_rows, legs, packages, coverage, revisions, times, now) -> None:
         if package.id in package_marks and package.absorb(package_marks[package.id])
     ]
     bulk.set_columns(Package, DERIVED_COLUMNS, package_updates)
-    mark_changed(revisions, now, {pk: (*roll_up(packages[pk]), *times[pk]) for pk in revisions})
+    rolled = {pk: (*roll_up(packages[pk]), *times[pk]) for pk in revisions}
+    mark_changed(revisions, now, rolled)
+    return rolled
 
 
 def _advance_times(stored: tuple, row: NewEvent) -> tuple:

@@ -29,6 +29,7 @@ from tracking.models import (
     TrackingEvent,
     TrackingRecord,
 )
+from tracking.services import webhooks
 from tracking.services.checks import check_code, check_length, check_occurred_at, check_status
 from tracking.services.derivation import NewEvent, StatusRow, derive, mark_changed
 
@@ -162,7 +163,7 @@ def store_events(
     for spec in specs:
         _prepare(spec, now, mappings)
     consignment_ids = sorted({spec.leg.consignment_id for spec in specs})
-    revisions, times = bulk.lock_consignments(consignment_ids)
+    revisions, times, heads = bulk.lock_consignments(consignment_ids)
     # The legs with the packages each carries (none listed: every package), in one query.
     legs, coverage = {}, defaultdict(set)
     for *row, package_id in bulk.leg_statuses({spec.leg.pk for spec in specs}):
@@ -223,7 +224,11 @@ def store_events(
         if renamed:
             mark_changed(revisions, now)
         return [], renamed
-    derive(new_rows, legs, packages, coverage, revisions, times, now)
+    before = {p.id: (p.status, p.warning) for rows in packages.values() for p in rows}
+    rolled = derive(new_rows, legs, packages, coverage, revisions, times, now)
+    webhooks.record_events(
+        new_rows, legs=legs, heads=heads, rolled=rolled, packages=packages, before=before, now=now
+    )
     return new_rows, renamed
 
 

@@ -1,0 +1,72 @@
+"""One copy of each scheduled task in the queue: the sweep's chain and the next retry.
+
+A task enqueued with run_after is a row (database backend) or a scheduled job (RQ); enqueueing
+one at every write or every retry would fill the queue with copies. A Wakeup row per name
+says when the next one runs and which copy owns the schedule; a copy holding another token
+knows it is stale and does nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+
+from django.db import transaction
+from django.utils import timezone
+
+from tracking.models import Wakeup
+
+logger = logging.getLogger(__name__)
+
+SWEEP = "sweep"
+SWEEP_EVERY = dt.timedelta(minutes=1)
+# A sweep this late has been lost (its worker died, the queue was flushed): start another.
+SWEEP_LOST_AFTER = dt.timedelta(minutes=3)
+RETRY = "retry"
+
+
+def _enqueue(task, run_at: dt.datetime | None, *args) -> None:
+    def send():
+        try:
+            (task.using(run_after=run_at) if run_at else task).enqueue(*args)
+        except Exception:  # the rows stay due; the sweep, or the next write, wakes a worker
+            logger.warning("could not enqueue %s", task.name, exc_info=True)
+
+    transaction.on_commit(send)
+
+
+@transaction.atomic
+def retry_at(task, at: dt.datetime) -> bool:
+    """Make sure a copy of `task` runs at `at` (or sooner); True when one was enqueued."""
+    now = timezone.now()
+    row = Wakeup.objects.select_for_update().filter(name=RETRY).first()
+    if row is not None and now <= row.run_at <= at:
+        return False  # one is already due sooner
+    token = uuid.uuid4().hex
+    Wakeup.objects.update_or_create(name=RETRY, defaults={"run_at": at, "token": token})
+    _enqueue(task, at if at > now else None)
+    return True
+
+
+def owns_sweep(token: str) -> bool:
+    return Wakeup.objects.filter(name=SWEEP, token=token).exists()
+
+
+@transaction.atomic
+def schedule_sweep(task, *, replacing: str | None = None, force: bool = False) -> str | None:
+    """Enqueue the next sweep a minute from now. `replacing` is the token of the sweep that is
+    running (only its owner continues the chain); with neither it starts a chain only when
+    none is alive (never run, or lost). Returns the new token, or None when nothing changed."""
+    now = timezone.now()
+    row = Wakeup.objects.select_for_update().filter(name=SWEEP).first()
+    if row is not None and not force:
+        if replacing is not None and row.token != replacing:
+            return None
+        if replacing is None and row.run_at + SWEEP_LOST_AFTER > now:
+            return None
+    token = uuid.uuid4().hex
+    run_at = now + SWEEP_EVERY
+    Wakeup.objects.update_or_create(name=SWEEP, defaults={"run_at": run_at, "token": token})
+    _enqueue(task, run_at, token)
+    return token
