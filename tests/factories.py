@@ -98,3 +98,12 @@ def rate_limit_queries() -> int:
     from django.conf import settings
 
     return 0 if settings.REDIS_URL else 1
+
+
+def make_subscription(brand, url="http://127.0.0.1:9/hook", **fields):
+    """A webhook subscription through the service (tests allow private addresses: settings)."""
+    from django.test import override_settings
+
+    with override_settings(WEBHOOK_ALLOW_PRIVATE=True):
+        subscription, _secret = services.create_subscription(brand=brand, url=url, **fields)
+    return subscription

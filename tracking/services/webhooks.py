@@ -230,9 +230,11 @@ def record_events(new_rows, *, legs, heads, rolled, packages, before, now) -> No
     subscriptions = _subscriptions({head.brand_id for head in heads.values()}, None)
     if not subscriptions:
         return
-    package_refs = dict(
-        Package.objects.filter(consignment_id__in=list(heads)).values_list("id", "reference")
-    )
+    package_refs, package_order = {}, {}
+    for pk, reference, sequence in Package.objects.filter(
+        consignment_id__in=list(heads)
+    ).values_list("id", "reference", "sequence"):
+        package_refs[pk], package_order[pk] = reference, sequence
     events = {pk: [] for pk in heads}
     for row in new_rows:
         events[legs[row.tracking_record_id].consignment_id].append(row)
@@ -242,7 +244,7 @@ def record_events(new_rows, *, legs, heads, rolled, packages, before, now) -> No
         if not brand_subscriptions or not events.get(pk):
             continue
         status, warning = rolled[pk][0], rolled[pk][1]
-        rows = packages.get(pk, [])
+        rows = sorted(packages.get(pk, []), key=lambda p: package_order.get(p.id, 0))
         changed = (status, warning) != (head.status, head.warning) or any(
             (p.status, p.warning) != before.get(p.id) for p in rows
         )
