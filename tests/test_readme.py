@@ -29,6 +29,7 @@ OPERATING = {
     "ensureadmin",
     "sweepratelimits",
     "rederive",
+    "sweep",
 }
 # Left behind by make run, make test and the benchmarks; none is part of the project's files.
 NOT_COPIED = {
