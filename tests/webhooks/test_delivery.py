@@ -64,6 +64,7 @@ def test_a_failure_is_retried_on_the_schedule_with_the_same_id(brand, leg, recei
     # Each attempt is signed afresh, with its own timestamp.
     assert first.headers["webhook-timestamp"] != second.headers["webhook-timestamp"]
     assert first.body == second.body
+    verify(secret, second)  # a retry is signed too
     message.refresh_from_db()
     assert message.state == MessageState.DELIVERED
 
