@@ -256,6 +256,11 @@ WHITENOISE_MANIFEST_STRICT = False
 RATE_LIMIT_LOOKUP = env_rate("RATE_LIMIT_LOOKUP", "60/m")
 RATE_LIMIT_POSTCODE = env_rate("RATE_LIMIT_POSTCODE", "10/h")
 RATE_LIMIT_API = env_rate("RATE_LIMIT_API", "600/m")
+# "Email me updates" (design section 7.4): sign-ups per client address and per consignment,
+# confirmation emails per address.
+RATE_LIMIT_NOTIFY_CLIENT = env_rate("RATE_LIMIT_NOTIFY_CLIENT", "5/h")
+RATE_LIMIT_NOTIFY_CONSIGNMENT = env_rate("RATE_LIMIT_NOTIFY_CONSIGNMENT", "3/d")
+RATE_LIMIT_NOTIFY_CONFIRM = env_rate("RATE_LIMIT_NOTIFY_CONFIRM", "3/d")
 
 # Secure headers. X-Frame-Options and frame-ancestors refuse framing everywhere; the embed
 # view replaces frame-ancestors with the brand's own origins.
@@ -397,6 +402,13 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Tracking portal <noreply@localhost>")
+# Changes within this many seconds of the first make one email.
+NOTIFY_COALESCE = int(os.environ.get("NOTIFY_COALESCE", "600"))
+EMAIL_RETENTION_DAYS = int(os.environ.get("EMAIL_RETENTION_DAYS", "30"))
+# The portal's public origin, for links built outside a request (emails).
+PUBLIC_URL = os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{env_port('PORT', 8000)}").rstrip("/")
+if not re.fullmatch(r"https?://[^/\s]+", PUBLIC_URL):
+    raise ImproperlyConfigured("PUBLIC_URL must be an origin like https://track.example.com.")
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
     "django.core.mail.backends.smtp.EmailBackend"

@@ -162,6 +162,13 @@ class Brand(models.Model):
     time_zone = models.CharField(
         max_length=64, default="Europe/London", validators=[validate_time_zone]
     )
+    notify_recipient = models.BooleanField(
+        default=False,
+        help_text=(
+            "Email each consignment's recipient email about its progress without asking them "
+            "to opt in first (customers can always opt in on the tracking page)."
+        ),
+    )
     # Moves on with every change to the row, whoever writes it: a trigger (migration 0007) sets
     # it, so the pages' ETags and cached bodies follow every brand edit without naming fields.
     revision = models.PositiveBigIntegerField(default=0, editable=False)
@@ -881,3 +888,102 @@ class Wakeup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.run_at}"
+
+
+# -- Customer notifications by email (design section 7.4) -----------------------------------
+
+
+class SubscriberState(models.TextChoices):
+    PENDING = "pending"  # asked on the page, not yet confirmed: sent nothing but the request
+    CONFIRMED = "confirmed"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class EmailSubscriber(models.Model):
+    """Someone who hears about one consignment by email: a customer who opted in on the page
+    (double opt-in), or the consignment's recipient where the brand notifies recipients."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    consignment = models.ForeignKey(
+        Consignment, on_delete=models.CASCADE, related_name="email_subscribers"
+    )
+    email = models.EmailField()
+    language = models.CharField(max_length=5, choices=Language.choices)
+    state = models.CharField(max_length=12, choices=SubscriberState.choices)
+    is_recipient = models.BooleanField(default=False, editable=False)
+    created_utc = models.DateTimeField(default=timezone.now, editable=False)
+    confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["consignment", "created_utc"]
+        constraints = [
+            models.UniqueConstraint(fields=["consignment", "email"], name="subscriber_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.state})"
+
+
+class EmailKind(models.TextChoices):
+    CONFIRM = "confirm"  # "please confirm": the one email before a confirmation
+    UPDATE = "update"
+
+
+class EmailState(models.TextChoices):
+    PENDING = "pending"  # due at due_at
+    SENT = "sent"
+    FAILED = "failed"  # the retries ran out
+    CANCELLED = "cancelled"  # unsubscribed or suppressed before it went
+
+
+class OutboundEmail(models.Model):
+    """One email owed to one subscriber: recorded in the transaction of the change, sent by a
+    worker. Its id is the email's Message-ID, so a resend after a crash is recognisable. An
+    update gathers the changes of NOTIFY_COALESCE seconds from the first (one pending update
+    per subscriber: the database refuses a second) and says how things stand when it is sent."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subscriber = models.ForeignKey(EmailSubscriber, on_delete=models.CASCADE, related_name="emails")
+    kind = models.CharField(max_length=10, choices=EmailKind.choices)
+    # What moved (dispatched, out_for_delivery, delivered, delay, attempted, exception).
+    triggers = models.JSONField(default=list, blank=True)
+    state = models.CharField(max_length=10, choices=EmailState.choices)
+    due_at = models.DateTimeField()
+    created_utc = models.DateTimeField(default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=TEXT_MAX, blank=True)
+    leased_until = models.DateTimeField(null=True, blank=True, editable=False)
+    lease = models.CharField(max_length=32, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_utc"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscriber"],
+                condition=Q(state="pending", kind="update"),
+                name="one_pending_update",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["due_at"], name="email_due", condition=Q(state="pending")),
+            models.Index(fields=["created_utc"], name="email_age"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.subscriber_id} ({self.state})"
+
+
+class SuppressedAddress(models.Model):
+    """An address that bounced, complained or asked never to be emailed: nothing is sent to it."""
+
+    email = models.CharField(max_length=254, unique=True)  # lower case
+    reason = models.CharField(max_length=40)
+    created_utc = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name_plural = "suppressed addresses"
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.reason})"

@@ -24,6 +24,7 @@ SWEEP_EVERY = dt.timedelta(minutes=1)
 # A sweep this late has been lost (its worker died, the queue was flushed): start another.
 SWEEP_LOST_AFTER = dt.timedelta(minutes=3)
 RETRY = "retry"
+EMAIL = "email"
 
 
 def _enqueue(task, run_at: dt.datetime | None, *args) -> None:
@@ -37,14 +38,14 @@ def _enqueue(task, run_at: dt.datetime | None, *args) -> None:
 
 
 @transaction.atomic
-def retry_at(task, at: dt.datetime) -> bool:
+def retry_at(task, at: dt.datetime, *, name: str = RETRY) -> bool:
     """Make sure a copy of `task` runs at `at` (or sooner); True when one was enqueued."""
     now = timezone.now()
-    row = Wakeup.objects.select_for_update().filter(name=RETRY).first()
+    row = Wakeup.objects.select_for_update().filter(name=name).first()
     if row is not None and now <= row.run_at <= at:
         return False  # one is already due sooner
     token = uuid.uuid4().hex
-    Wakeup.objects.update_or_create(name=RETRY, defaults={"run_at": at, "token": token})
+    Wakeup.objects.update_or_create(name=name, defaults={"run_at": at, "token": token})
     _enqueue(task, at if at > now else None)
     return True
 

@@ -1,9 +1,10 @@
 """The Tasks API entry points (django-tasks): what a worker runs, by dotted path.
 
-`deliver_webhooks` drains the due messages and makes sure a copy runs when the next retry
-falls due; `sweep` runs every minute (it re-enqueues itself) and wakes delivery for anything
-due whose task was lost, prunes old messages and finished task results, and keeps the chain
-alive. Both are safe to run twice at once.
+`deliver_webhooks` drains the due webhook messages and `send_emails` the due notification
+emails; each makes sure a copy runs when its next retry falls due. `sweep` runs every minute
+(it re-enqueues itself): it wakes both for anything due whose task was lost, prunes old
+messages, emails and finished task results, and keeps the chain alive. All are safe to run
+twice at once.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_tasks import task
 
-from tracking.delivery import schedule, webhooks
+from tracking.delivery import emails, schedule, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -27,9 +28,19 @@ def deliver_webhooks() -> int:
     attempted = webhooks.drain()
     upcoming = webhooks.next_retry_at()
     if upcoming is not None:
-        schedule.retry_at(deliver_webhooks, max(upcoming, timezone.now()))
+        schedule.retry_at(deliver_webhooks, max(upcoming, timezone.now()), name=schedule.RETRY)
     schedule.schedule_sweep(sweep)  # starts the chain if it was never started or was lost
     return attempted
+
+
+@task()
+def send_emails() -> int:
+    sent = emails.drain()
+    upcoming = emails.next_due_at()
+    if upcoming is not None:
+        schedule.retry_at(send_emails, max(upcoming, timezone.now()), name=schedule.EMAIL)
+    schedule.schedule_sweep(sweep)
+    return sent
 
 
 @task()
@@ -41,10 +52,20 @@ def sweep(token: str = "") -> dict:
     due = webhooks.oldest_due(now) is not None
     if due:
         deliver_webhooks.enqueue()
+    emails_due = emails.oldest_due(now) is not None
+    if emails_due:
+        send_emails.enqueue()
     pruned = webhooks.prune(now)
+    pruned_emails = emails.prune(now)
     results = prune_task_results(now)
     schedule.schedule_sweep(sweep, replacing=token or None, force=not token)
-    return {"due": due, "pruned_messages": pruned, "pruned_results": results}
+    return {
+        "due": due,
+        "emails_due": emails_due,
+        "pruned_messages": pruned,
+        "pruned_emails": pruned_emails,
+        "pruned_results": results,
+    }
 
 
 def prune_task_results(now: dt.datetime) -> int:

@@ -1,6 +1,7 @@
 """Liveness and readiness: /healthz answers 200 only when the database does, and says whether
-background work is keeping up (a due webhook message waiting over 5 minutes means no worker
-is running); a stalled worker is reported, not a 503, so load balancers keep the pages up."""
+background work is keeping up (a due webhook message or email waiting over 5 minutes means
+no worker is running); a stalled worker is reported, not a 503, so load balancers keep the
+pages up."""
 
 import datetime as dt
 import logging
@@ -11,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from tracking.db.health import database_answers
-from tracking.delivery.webhooks import oldest_due
+from tracking.delivery import emails, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +25,8 @@ def healthz(request):
     try:
         answered = database_answers()
         now = timezone.now()
-        due_since = oldest_due(now) if answered else None
+        waiting = [webhooks.oldest_due(now), emails.oldest_due(now)] if answered else []
+        due_since = min((at for at in waiting if at is not None), default=None)
     except Exception:  # any failure to reach the database means "not ready"
         logger.warning("health check: database unavailable", exc_info=True)
         answered = False

@@ -29,7 +29,7 @@ from tracking.models import (
     TrackingEvent,
     TrackingRecord,
 )
-from tracking.services import webhooks
+from tracking.services import notifications, webhooks
 from tracking.services.checks import check_code, check_length, check_occurred_at, check_status
 from tracking.services.derivation import NewEvent, StatusRow, derive, mark_changed
 
@@ -228,6 +228,9 @@ def store_events(
     rolled = derive(new_rows, legs, packages, coverage, revisions, times, now)
     webhooks.record_events(
         new_rows, legs=legs, heads=heads, rolled=rolled, packages=packages, before=before, now=now
+    )
+    notifications.record_events(
+        heads=heads, rolled=rolled, packages=packages, before=before, now=now
     )
     return new_rows, renamed
 
