@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "csp",
     "django_tasks",
     "django_tasks_db",
+    "anymail",
     "tracking.apps.TrackingConfig",
 ]
 
@@ -409,6 +410,14 @@ EMAIL_RETENTION_DAYS = int(os.environ.get("EMAIL_RETENTION_DAYS", "30"))
 PUBLIC_URL = os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{env_port('PORT', 8000)}").rstrip("/")
 if not re.fullmatch(r"https?://[^/\s]+", PUBLIC_URL):
     raise ImproperlyConfigured("PUBLIC_URL must be an origin like https://track.example.com.")
+# A provider's settings, from ANYMAIL_<NAME> variables (ANYMAIL_POSTMARK_SERVER_TOKEN=...); with
+# ANYMAIL_WEBHOOK_SECRET set, the provider's tracking webhooks are served under /anymail/ and
+# its bounces and complaints suppress the address.
+ANYMAIL = {
+    name.removeprefix("ANYMAIL_"): value
+    for name, value in os.environ.items()
+    if name.startswith("ANYMAIL_") and value
+}
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
     "django.core.mail.backends.smtp.EmailBackend"

@@ -4,6 +4,7 @@ Django asks the root URLconf for handler404 and handler500; each path's errors a
 the face it belongs to, in that face's own envelope (an API's JSON, the pages' HTML).
 """
 
+from django.conf import settings
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path
@@ -24,6 +25,10 @@ urlpatterns = [
     # is looked up per request, so it follows the manifest of the latest collectstatic.
     path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("tracking/favicon.ico"))),
 ]
+if settings.ANYMAIL.get("WEBHOOK_SECRET"):
+    # The email provider's tracking webhooks (bounces, complaints), behind anymail's own
+    # basic-auth secret; tracking.delivery.bounces suppresses those addresses.
+    urlpatterns.append(path("anymail/", include("anymail.urls")))
 
 
 def _api_for(path: str):

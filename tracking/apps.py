@@ -9,6 +9,14 @@ class TrackingConfig(AppConfig):
     verbose_name = "Tracking"
     default_auto_field = "django.db.models.BigAutoField"
 
+    def ready(self):
+        # The email provider's bounces and complaints suppress the address (django-anymail).
+        from anymail.signals import tracking
+
+        from tracking.delivery.bounces import on_tracking
+
+        tracking.connect(on_tracking, dispatch_uid="tracking.suppress-bounces")
+
 
 class BackOfficeAdminConfig(AdminConfig):
     """Django's admin, served by our site class (which rate-limits failed logins)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from tracking.models import Consignment, TrackingEvent
+from tracking.models import Consignment, OutboundEmail, TrackingEvent
 from tracking.services.derivation import lock_consignment, mark_changed
 
 PRIVATE_CONSIGNMENT_FIELDS = (
@@ -76,6 +76,28 @@ def export_consignment(consignment: Consignment) -> dict:
             }
             for event in events.select_related("package")
         ],
+        "emailSubscribers": [
+            {
+                "email": subscriber.email,
+                "language": subscriber.language,
+                "state": subscriber.state,
+                "isRecipient": subscriber.is_recipient,
+                "createdUtc": when(subscriber.created_utc),
+                "confirmedUtc": when(subscriber.confirmed_at),
+                "unsubscribedUtc": when(subscriber.unsubscribed_at),
+                "emails": [
+                    {
+                        "kind": email.kind,
+                        "state": email.state,
+                        "triggers": email.triggers,
+                        "createdUtc": when(email.created_utc),
+                        "sentUtc": when(email.sent_at),
+                    }
+                    for email in subscriber.emails.order_by("created_utc")
+                ],
+            }
+            for subscriber in consignment.email_subscribers.order_by("created_utc")
+        ],
     }
 
 
@@ -84,7 +106,8 @@ def erase_recipient(consignment: Consignment) -> None:
     """Erasure on request: the recipient's personal data goes, the journey stays, anonymised.
 
     Events keep their times, codes, descriptions and town-level locations (the carrier's and
-    brand's records of the delivery) but lose the name of whoever signed.
+    brand's records of the delivery) but lose the name of whoever signed; email subscribers
+    and their emails (pending or sent) are deleted.
     """
     locked = lock_consignment(consignment.pk)
     for name in PRIVATE_CONSIGNMENT_FIELDS:
@@ -94,4 +117,7 @@ def erase_recipient(consignment: Consignment) -> None:
     TrackingEvent.objects.filter(tracking_record__consignment=locked).exclude(signed_by="").update(
         signed_by=""
     )
+    # Whoever followed the parcel by email goes too, with every email owed or sent to them.
+    OutboundEmail.objects.filter(subscriber__consignment=locked).delete()
+    locked.email_subscribers.all().delete()
     mark_changed({locked.pk: locked.revision}, timezone.now())
