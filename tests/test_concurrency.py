@@ -119,3 +119,33 @@ def test_concurrent_status_changes_and_events_leave_a_consistent_status():
     assert Consignment.objects.get(pk=consignment.pk).status == leg.status
     leg.refresh_from_db()
     assert leg.status == puts[-1]
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_owe_each_subscriber_one_email_and_each_subscription_its_messages(
+    settings,
+):
+    """Eight carriers' batches at once on one consignment: every write owes one
+    tracking.updated, and the subscriber one pending email (the database refuses a second)."""
+    from tracking.models import EmailKind, OutboundEmail, WebhookMessage
+    from tracking.services import notifications
+
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    brand = BrandFactory()
+    consignment = make_consignment(brand, packages=1)
+    leg = make_leg(consignment, carrier=CarrierFactory())
+    subscription, _ = services.create_subscription(
+        brand=brand, url="http://127.0.0.1:9/hook", event_types=["tracking.updated"]
+    )
+    notifications.sign_up(consignment=consignment, email="a@example.com", language="en", client="x")
+    notifications.confirm(consignment.email_subscribers.get())
+    codes = ["COLLECTED_BY_CARRIER", "OUT_FOR_DELIVERY", "DELAYED", "DELIVERY_FAILED"] * 2
+
+    def post_batch(n):
+        spec = EventSpec(leg=leg, occurred_at=at(n + 1), code=codes[n], description=f"{n}")
+        services.record_events(events=[spec], source=EventSource.SORTED)
+
+    run_together(8, post_batch)
+    assert WebhookMessage.objects.filter(subscription=subscription).count() == 8
+    assert OutboundEmail.objects.filter(kind=EmailKind.UPDATE).count() == 1
