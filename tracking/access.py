@@ -1,10 +1,11 @@
-"""The one door through which a page or API loads a consignment for someone.
+"""The one door through which a page or API loads a consignment (or a brand's webhook
+subscription) for someone.
 
 Every read and every write target is looked up here, scoped to what the caller may see: a
-client key sees its brand's consignments, a carrier key the legs of its own carrier, and a
-customer the consignment whose reference (or one of whose package references) they hold; a
-number a customer has (tracking or order number) only names candidates, which the delivery
-postcode picks from. "Does not exist" and "not yours" raise
+client key sees its brand's consignments and webhook subscriptions, a carrier key the legs of
+its own carrier, and a customer the consignment whose reference (or one of whose package
+references) they hold; a number a customer has (tracking or order number) only names
+candidates, which the delivery postcode picks from. "Does not exist" and "not yours" raise
 the same NotFound, so no answer tells one brand about another's data. Back-office users get
 their StaffScope here too (staff_scope), which every admin page and desk page applies.
 """
@@ -27,6 +28,7 @@ from tracking.models import (
     Consignment,
     Package,
     TrackingRecord,
+    WebhookSubscription,
 )
 from tracking.timeline import Timeline
 
@@ -173,6 +175,25 @@ def leg_for_key(key: ApiKey, consignment_id, leg_id) -> TrackingRecord:
     if leg is None:
         raise NotFound
     return leg
+
+
+# -- Webhook subscriptions (design section 7.3) --------------------------------------------------
+
+
+def subscriptions_for_key(key: ApiKey) -> QuerySet[WebhookSubscription]:
+    """The key's brand's webhook subscriptions (none for a carrier key)."""
+    if not key.is_client:
+        return WebhookSubscription.objects.none()
+    return WebhookSubscription.objects.filter(brand_id=key.brand_id)
+
+
+def subscription_for_key(key: ApiKey, subscription_id) -> WebhookSubscription:
+    """One webhook subscription of the key's brand; another brand's, a missing one and a
+    malformed id raise the same NotFound."""
+    subscription = subscriptions_for_key(key).filter(pk=_as_uuid(subscription_id)).first()
+    if subscription is None:
+        raise NotFound
+    return subscription
 
 
 # -- Carrier keys ----------------------------------------------------------------------------

@@ -107,9 +107,11 @@ def check_webhook_url(value: str) -> Problem | None:
     problem = check_url(value)
     if problem or not value:
         return problem or Problem(NOT_URL)
-    parts = urllib.parse.urlsplit(value)
     try:
-        parts.port  # noqa: B018 - raises on a port out of range
+        # urlsplit raises on an unbalanced IPv6 bracket ("http://[", "http://a]b"), .port on a
+        # port out of range: either is not a URL a webhook can be sent to.
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # noqa: B018
     except ValueError:
         return Problem(NOT_URL)
     if not parts.hostname or parts.username is not None or parts.password is not None:

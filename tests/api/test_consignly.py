@@ -1379,12 +1379,18 @@ def test_the_schema_documents_every_operation(api):
         "consignly_tracking_retrieve",
         "consignly_tracking_update",
         "consignly_tracking_event_create",
+        "consignly_webhook_subscriptions_list",
+        "consignly_webhook_subscriptions_create",
+        "consignly_webhook_subscriptions_test",
+        "consignly_webhook_subscriptions_delete",
     }
     for path, _method, operation in operations.values():
-        assert operation["tags"] == ["Consignly tracking (/v1)"]
+        tag = "webhook subscriptions" if "/webhook-subscriptions" in path else "tracking"
+        assert operation["tags"] == [f"Consignly {tag} (/v1)"]
         assert operation["security"] == [{"bearerKey": []}]
         assert {"200", "401", "403", "429"} <= set(operation["responses"])
-        assert ("404" in operation["responses"]) == ("{consignmentId}" in path)
+        has_id = "{consignmentId}" in path or "{webhookSubscriptionId}" in path
+        assert ("404" in operation["responses"]) == has_id
     for name in ("consignly_tracking_update", "consignly_tracking_event_create"):
         assert "content" not in operations[name][2]["responses"]["304"]
         assert "content" not in operations[name][2]["responses"]["200"]

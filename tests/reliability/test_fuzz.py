@@ -19,6 +19,7 @@ import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from django.test import override_settings
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -74,17 +75,24 @@ def in_process_requests():
 
 @pytest.fixture
 def world(db, brand, carrier, settings, in_process_requests):
-    """A brand with a shipment on a carrier's leg, and a key of each kind."""
+    """A brand with a shipment on a carrier's leg, a webhook subscription, and a key of each
+    kind."""
     settings.RATE_LIMIT_API = "1000000/m"  # the fuzzer, not the throttle, is under test here
     consignment = make_consignment(brand, packages=2, reference="EC-FUZ-000-001")
     leg = make_leg(consignment, carrier=carrier, tracking_number="FUZZ0001")
     add_events(leg, (1, "COLLECTED_BY_CARRIER"), (2, "IN_TRANSIT"))
+    # Allowed for this one only: the fuzzed creates meet the rule as configured.
+    with override_settings(WEBHOOK_ALLOW_PRIVATE=True):
+        subscription, _secret = services.create_subscription(
+            brand=brand, url="http://127.0.0.1:9/hook"
+        )
     _client, client_secret = services.issue_api_key(name="Fuzz shop", brand=brand)
     _carrier, carrier_secret = services.issue_api_key(name="Fuzz carrier", carrier=carrier)
     return {
         "consignment": consignment,
         "leg": leg,
         "package": consignment.packages.order_by("sequence").first(),
+        "subscription": subscription,
         "client": client_secret,
         "carrier": carrier_secret,
         "carrier_code": carrier.code,
@@ -105,11 +113,15 @@ def plant(case, world) -> None:
         "consignmentId": str(world["consignment"].pk),
         "consignmentTrackingId": str(world["leg"].pk),
         "consignmentReference": world["consignment"].reference,
+        "webhookSubscriptionId": str(world["subscription"].pk),
     }
     for name in case.path_parameters or {}:
         if name in real:
             case.path_parameters[name] = real[name]
     body = case.body
+    if isinstance(body, dict) and "webhookUrl" in body:
+        # A public address literal: one the create accepts without a name to resolve.
+        body["webhookUrl"] = "https://93.184.215.14/hooks/fuzz"
     if isinstance(body, dict) and "ConsignmentTrackingEvents" in body:
         body["CarrierReference"] = world["carrier_code"]
         for item in body.get("ConsignmentTrackingEvents") or []:

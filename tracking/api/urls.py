@@ -16,6 +16,11 @@ v1.register(
     consignly.TrackingViewSet,
     basename="consignly-tracking",
 )
+v1.register(
+    "webhook-subscriptions",
+    consignly.WebhookSubscriptionViewSet,
+    basename="consignly-webhook-subscription",
+)
 
 tracking = [
     # The fixed paths come before {consignmentReference}, which would otherwise swallow them.

@@ -22,7 +22,17 @@ from tracking import fields as value_rules
 from tracking import services
 from tracking import status as rules
 from tracking.api import wire
-from tracking.fields import EMAIL_MAX, NAME_MAX, POSTCODE_MAX, REFERENCE_MAX, TEXT_MAX, URL_MAX
+from tracking.fields import (
+    EMAIL_MAX,
+    NAME_MAX,
+    POSTCODE_MAX,
+    REFERENCE_MAX,
+    TEXT_MAX,
+    URL_MAX,
+    WEBHOOK_SECRET_BYTES,
+    WEBHOOK_SECRET_PREFIX,
+)
+from tracking.models import SUBSCRIBABLE_TYPES, WebhookSubscription
 
 # The largest request body /v1 reads: 2.5 MiB, as it always has (Django's default
 # DATA_UPLOAD_MAX_MEMORY_SIZE), whatever the forms' setting says.
@@ -429,6 +439,88 @@ class ConsignlyNewConsignmentSerializer(Body):
         return packages
 
 
+# -- Webhook subscriptions (design section 7.3) ------------------------------------------------
+# Consignly's paths with our own body: Consignly's integer eventType names its own platform's
+# events, none of which is ours, so it is refused (pointing to eventTypes) rather than ignored,
+# which would quietly subscribe the client to everything. Its other properties we do not
+# support (signingKey2, clientPartnerId, carrierPartnerId) change nothing a delivery carries,
+# so they are ignored like any unknown property and named in X-Ignored-Properties.
+
+EVENT_TYPE_NAMES = [str(t) for t in SUBSCRIBABLE_TYPES]
+EVENT_TYPES_HELP = ", ".join(EVENT_TYPE_NAMES)
+EVENT_TYPES_MAX = 100  # a bound on the list; services drop repeats
+SECRET_MAX = WebhookSubscription._meta.get_field("secret").max_length
+SECRET_HELP = (
+    f"{WEBHOOK_SECRET_PREFIX} followed by the base64 of {WEBHOOK_SECRET_BYTES[0]} to "
+    f"{WEBHOOK_SECRET_BYTES[1]} random bytes"
+)
+
+
+@extend_schema_field(
+    {
+        "description": "Consignly's integer event type: not supported, refused with 400 "
+        "whatever its value; send eventTypes instead."
+    }
+)
+class ConsignlyEventType(serializers.Field):
+    """Consignly's `eventType`: refused whatever its value, pointing to eventTypes."""
+
+    rule = f"is not supported; send eventTypes, a list of: {EVENT_TYPES_HELP}"
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, **kwargs)
+
+    def run_validation(self, data=serializers.empty):
+        if data is not serializers.empty:
+            raise serializers.ValidationError(self.rule)
+        return super().run_validation(data)  # absent: skipped
+
+
+@extend_schema_field({"type": "string", "enum": EVENT_TYPE_NAMES})
+class EventTypeName(Text):
+    """One event type's name; which names exist is services' rule (SUBSCRIBABLE_TYPES)."""
+
+    default_error_messages = {**Text.default_error_messages, "blank": "must not be blank"}
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=NAME_MAX, allow_blank=False, **kwargs)
+
+
+class EventTypeList(serializers.ListField):
+    default_error_messages = {
+        **FIELD_RULES,
+        "not_a_list": "must be a list",
+        "empty": "must list at least one event type (leave eventTypes out for all of them)",
+        "max_length": "must list at most {max_length} event types",
+    }
+
+
+class ConsignlyNewWebhookSubscriptionSerializer(Body):
+    webhookUrl = Url(
+        source="url",
+        required=True,
+        help_text="Where deliveries are POSTed: an http:// or https:// URL whose host resolves "
+        "to public addresses only (loopback, private and link-local ones are refused).",
+    )
+    eventTypes = EventTypeList(
+        source="event_types",
+        child=EventTypeName(),
+        required=False,
+        allow_null=True,
+        allow_empty=False,
+        max_length=EVENT_TYPES_MAX,
+        help_text=f"Our addition: the types to deliver, of {EVENT_TYPES_HELP} (default: all "
+        "of them). A webhook.test is delivered whenever asked for.",
+    )
+    signingKey1 = Text(
+        source="secret",
+        max_length=SECRET_MAX,
+        allow_null=True,
+        help_text=f"Your own signing secret, {SECRET_HELP} (default: one is generated).",
+    )
+    eventType = ConsignlyEventType()
+
+
 # -- Responses ---------------------------------------------------------------------------------
 
 
@@ -505,4 +597,49 @@ CREATED_TRACKING = inline_serializer(
 CREATED_CONSIGNMENT = inline_serializer(
     "ConsignlyConsignmentCreated",
     {"consignmentId": serializers.UUIDField(), "reference": serializers.CharField()},
+)
+
+
+class ConsignlyWebhookSubscriptionSerializer(serializers.Serializer):
+    """A webhook subscription as listed: never its secret."""
+
+    webhookSubscriptionId = serializers.UUIDField(source="id")
+    webhookUrl = serializers.CharField(source="url")
+    eventTypes = serializers.SerializerMethodField(
+        help_text="The types delivered (webhook.test is delivered whenever asked for)."
+    )
+    active = serializers.BooleanField(
+        help_text="False once disabled (by staff, a 410 Gone answer or five days of failures); "
+        "what happens meanwhile is kept for replay."
+    )
+    disabledReason = serializers.SerializerMethodField(help_text="Why it was disabled.")
+    createdUtc = UtcTime(source="created_utc")
+
+    @extend_schema_field({"type": "array", "items": {"type": "string", "enum": EVENT_TYPE_NAMES}})
+    def get_eventTypes(self, subscription) -> list[str]:
+        # Stored empty means every type (WebhookSubscription.wants).
+        return list(subscription.event_types) or list(EVENT_TYPE_NAMES)
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_disabledReason(self, subscription) -> str | None:
+        return None if subscription.active else (subscription.disabled_reason or None)
+
+
+CREATED_WEBHOOK_SUBSCRIPTION = inline_serializer(
+    "ConsignlyWebhookSubscriptionCreated",
+    {
+        "webhookSubscriptionId": serializers.UUIDField(),
+        "signingSecret": serializers.CharField(
+            help_text="The secret deliveries are signed with (Standard Webhooks): shown in "
+            "this answer only."
+        ),
+    },
+)
+WEBHOOK_TEST_DELIVERY = inline_serializer(
+    "ConsignlyWebhookTestDelivery",
+    {
+        "deliveryId": serializers.CharField(
+            help_text="The delivery's id, sent as its webhook-id header (msg_...)."
+        )
+    },
 )

@@ -19,17 +19,24 @@ from tracking.api.consignly.fields import (
     BODY_MAX,
     CREATED_CONSIGNMENT,
     CREATED_TRACKING,
+    CREATED_WEBHOOK_SUBSCRIPTION,
+    EVENT_TYPES_HELP,
+    SECRET_HELP,
+    WEBHOOK_TEST_DELIVERY,
     ConsignlyConsignmentDetailSerializer,
     ConsignlyConsignmentSerializer,
     ConsignlyEventSerializer,
     ConsignlyNewConsignmentSerializer,
     ConsignlyNewTrackingSerializer,
+    ConsignlyNewWebhookSubscriptionSerializer,
     ConsignlyTrackingChangeSerializer,
     ConsignlyTrackingDetailSerializer,
     ConsignlyTrackingSerializer,
+    ConsignlyWebhookSubscriptionSerializer,
 )
 
 TAG = "Consignly tracking (/v1)"
+WEBHOOK_TAG = "Consignly webhook subscriptions (/v1)"
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -237,3 +244,93 @@ def tracking(viewset):
 def consignments(viewset):
     """The consignments' viewset, documented."""
     return CONSIGNMENTS(extend_schema(tags=[TAG])(viewset))
+
+
+SUBSCRIPTION_ID = _path("webhookSubscriptionId", "The webhook subscription ID.")
+SUBSCRIPTION_ERRORS = {
+    **KEY_ERRORS,
+    404: _error("No such webhook subscription for this key's brand (a malformed id is a 404 too)."),
+}
+DELIVERIES = (
+    "Each delivery is a POST of `{type, timestamp, data}` signed as Standard Webhooks sign "
+    "(`webhook-id`, `webhook-timestamp`, `webhook-signature` headers), retried on failure "
+    "for about three days; Consignly's `x-consignly-signature-*` headers are not sent."
+)
+
+WEBHOOK_SUBSCRIPTIONS = extend_schema_view(
+    list=extend_schema(
+        operation_id="consignly_webhook_subscriptions_list",
+        summary="Get webhook subscriptions",
+        description="The key's brand's webhook subscriptions, oldest first (createdUtc, then "
+        "id). Their signing secrets are never shown again.",
+        parameters=HEADERS,
+        responses={
+            200: ConsignlyWebhookSubscriptionSerializer(many=True),
+            **BAD_INPUT,
+            **KEY_ERRORS,
+        },
+        examples=[
+            OpenApiExample(
+                "A subscription",
+                response_only=True,
+                value={
+                    "webhookSubscriptionId": "3f0e7a52-5b8c-4a49-9d0e-2f1c6a7b8e90",
+                    "webhookUrl": "https://shop.example.com/hooks/tracking",
+                    "eventTypes": ["tracking.updated", "consignment.status_changed"],
+                    "active": True,
+                    "disabledReason": None,
+                    "createdUtc": "2026-03-09T08:00:00Z",
+                },
+            )
+        ],
+    ),
+    subscribe=extend_schema(
+        operation_id="consignly_webhook_subscriptions_create",
+        summary="Create webhook subscription",
+        description="Consignly's path with our own body. The signing secret (generated, or "
+        "your own `signingKey1`) is in this answer and never shown again. `eventTypes` lists "
+        f"the types to deliver, of {EVENT_TYPES_HELP} (default: all). Consignly's integer "
+        "`eventType` is refused with 400; its `signingKey2`, `clientPartnerId` and "
+        "`carrierPartnerId` are ignored (and named in X-Ignored-Properties). "
+        f"`signingKey1`, when sent, must be {SECRET_HELP}. {DELIVERIES} {wire.LENIENCY}",
+        parameters=WRITE_HEADERS,
+        request=ConsignlyNewWebhookSubscriptionSerializer,
+        responses={200: CREATED_WEBHOOK_SUBSCRIPTION, **BAD_BODY, **KEY_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Status changes only",
+                request_only=True,
+                value={
+                    "webhookUrl": "https://shop.example.com/hooks/tracking",
+                    "eventTypes": ["consignment.status_changed"],
+                },
+            )
+        ],
+    ),
+    send_test=extend_schema(
+        operation_id="consignly_webhook_subscriptions_test",
+        summary="Send a test delivery",
+        description="Queues a `webhook.test` delivery to the subscription, whatever types it "
+        "asked for (held until it is enabled again when it is disabled). The answer names the "
+        "delivery, whose id is the `webhook-id` header it is sent with. No body is read.",
+        parameters=[SUBSCRIPTION_ID, *HEADERS],
+        request=None,
+        responses={200: WEBHOOK_TEST_DELIVERY, **SUBSCRIPTION_ERRORS},
+    ),
+    unsubscribe=extend_schema(
+        operation_id="consignly_webhook_subscriptions_delete",
+        summary="Delete webhook subscription",
+        description="The subscription and its delivery log; deliveries not yet made are dropped.",
+        parameters=[SUBSCRIPTION_ID, *HEADERS],
+        request=None,
+        responses={
+            200: OpenApiResponse(description="Webhook subscription deleted; empty body."),
+            **SUBSCRIPTION_ERRORS,
+        },
+    ),
+)
+
+
+def webhook_subscriptions(viewset):
+    """The webhook subscriptions' viewset, documented."""
+    return WEBHOOK_SUBSCRIPTIONS(extend_schema(tags=[WEBHOOK_TAG])(viewset))

@@ -1,4 +1,5 @@
-"""The Consignly-compatible tracking API under /v1: its error envelope, paging and views.
+"""The Consignly-compatible tracking API under /v1: its error envelope, paging and views
+(consignments, their tracking records, and the brand's webhook subscriptions).
 
 Shapes follow specs/consignly-tracking.txt (fields.py); reads go through access.py and the
 Timeline, writes through tracking.services; the OpenAPI text is schema.py's.
@@ -43,11 +44,13 @@ from tracking.api.consignly.fields import (
     ConsignlyEventSerializer,
     ConsignlyNewConsignmentSerializer,
     ConsignlyNewTrackingSerializer,
+    ConsignlyNewWebhookSubscriptionSerializer,
     ConsignlyTrackingChangeSerializer,
     ConsignlyTrackingDetailSerializer,
     ConsignlyTrackingSerializer,
+    ConsignlyWebhookSubscriptionSerializer,
 )
-from tracking.models import Consignment, EventSource, TrackingRecord
+from tracking.models import Consignment, EventSource, TrackingRecord, WebhookSubscription
 from tracking.services import PackageSpec
 
 SOURCE = EventSource.CONSIGNLY
@@ -272,6 +275,10 @@ class TrackingPage(Page):
 
 class ConsignmentPage(Page):
     items_key = "consignments"
+
+
+class WebhookSubscriptionPage(Page):
+    items_key = "webhookSubscriptions"
 
 
 class SearchText(BaseFilterBackend):
@@ -588,3 +595,50 @@ class ConsignmentViewSet(mixins.ListModelMixin, ConsignlyViewSet):
                 ),
             )
         )
+
+
+@docs.webhook_subscriptions
+class WebhookSubscriptionViewSet(mixins.ListModelMixin, ConsignlyViewSet):
+    """/v1/webhook-subscriptions, .../create, .../{webhookSubscriptionId}/test and .../delete
+    (Consignly's paths, our own bodies: design section 7.3)."""
+
+    serializer_class = ConsignlyWebhookSubscriptionSerializer
+    pagination_class = WebhookSubscriptionPage
+    filter_backends = []  # paged, not searched
+    lookup_url_kwarg = "webhookSubscriptionId"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return WebhookSubscription.objects.none()
+        return access.subscriptions_for_key(self.request.auth).order_by("created_utc", "id")
+
+    def _subscription(self) -> WebhookSubscription:
+        return _found(
+            "Webhook subscription",
+            access.subscription_for_key,
+            self.request.auth,
+            self.kwargs["webhookSubscriptionId"],
+        )
+
+    # Named apart from create and destroy, which the router would also route to the list's
+    # POST and the item's DELETE; Consignly's paths name the verb.
+    @action(detail=False, methods=["post"], url_path="create", url_name="create")
+    def subscribe(self, request, *args, **kwargs):
+        body = _read(self, ConsignlyNewWebhookSubscriptionSerializer)
+        subscription, secret = services.create_subscription(
+            brand=request.auth.brand,
+            url=body["url"],
+            event_types=body.get("event_types"),
+            secret=body.get("secret"),
+        )
+        return Response({"webhookSubscriptionId": str(subscription.pk), "signingSecret": secret})
+
+    @action(detail=True, methods=["put"], url_path="test", url_name="test")
+    def send_test(self, request, *args, **kwargs):
+        message = services.send_test(self._subscription())
+        return Response({"deliveryId": message.pk})
+
+    @action(detail=True, methods=["delete"], url_path="delete", url_name="delete")
+    def unsubscribe(self, request, *args, **kwargs):
+        services.delete_subscription(self._subscription())
+        return Response(status=200)
