@@ -782,6 +782,11 @@ class WebhookSubscription(models.Model):
     def __str__(self) -> str:
         return self.url
 
+    @property
+    def subscribed_types(self) -> list[str]:
+        """The types delivered besides tests: those stored, every one when none is."""
+        return list(self.event_types) or [str(t) for t in SUBSCRIBABLE_TYPES]
+
     def wants(self, webhook_type: str) -> bool:
         return (
             webhook_type == WebhookType.TEST

@@ -459,8 +459,9 @@ class TestSendTest:
     ):
         subscription, _ = subscribe(brand)
         warm(our_key)
-        # the key, the rate limit, the subscription, then the insert (in its savepoint)
-        with django_assert_num_queries(1 + rate_limit_queries() + 4):
+        # the key, the rate limit, the subscription, then in its savepoint the subscription
+        # locked (a delete meanwhile is a 404) and the insert
+        with django_assert_num_queries(1 + rate_limit_queries() + 5):
             response = send(api, "PUT", to_test(subscription.pk), our_key)
 
         assert response.status_code == 200

@@ -68,31 +68,33 @@ def check_event_types(event_types) -> list[str]:
     return [t for t in SUBSCRIBABLE_TYPES if t in event_types]
 
 
-@transaction.atomic
 def create_subscription(
     *, brand: Brand, url: str, event_types=None, secret: str | None = None
 ) -> tuple[WebhookSubscription, str]:
-    """A new subscription and its signing secret (returned once; the client's own when given)."""
+    """A new subscription and its signing secret (returned once; the client's own when given).
+    The URL's host is resolved before the transaction opens: a slow name server holds none."""
     url = (url or "").strip()
     check_webhook_url("webhookUrl", url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
     types = check_event_types(event_types)
     if secret is not None:
         check_webhook_secret("signingKey1", secret)
     secret = secret or new_secret()
-    subscription = WebhookSubscription.objects.create(
-        brand=brand, url=url, event_types=types, secret=secret
-    )
+    with transaction.atomic():
+        subscription = WebhookSubscription.objects.create(
+            brand=brand, url=url, event_types=types, secret=secret
+        )
     return subscription, secret
 
 
-@transaction.atomic
 def update_subscription(subscription: WebhookSubscription, *, url: str, event_types) -> None:
     url = (url or "").strip()
     check_webhook_url("url", url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
-    subscription.url = url
-    subscription.event_types = check_event_types(event_types)
-    subscription.modified_utc = timezone.now()
-    subscription.save(update_fields=["url", "event_types", "modified_utc"])
+    types = check_event_types(event_types)
+    with transaction.atomic():
+        subscription.url = url
+        subscription.event_types = types
+        subscription.modified_utc = timezone.now()
+        subscription.save(update_fields=["url", "event_types", "modified_utc"])
 
 
 @transaction.atomic
@@ -153,7 +155,9 @@ def enable_subscription(subscription: WebhookSubscription) -> int:
 
 @transaction.atomic
 def send_test(subscription: WebhookSubscription) -> WebhookMessage:
-    """A `webhook.test` message, due now (held if the subscription is disabled)."""
+    """A `webhook.test` message, due now (held if the subscription is disabled). Raises
+    WebhookSubscription.DoesNotExist when it was deleted meanwhile."""
+    subscription = WebhookSubscription.objects.select_for_update().get(pk=subscription.pk)
     now = timezone.now()
     body = _body(WebhookType.TEST, now, {"webhookSubscriptionId": str(subscription.pk)})
     message = _message(subscription, WebhookType.TEST, body, None, now)

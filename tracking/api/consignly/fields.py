@@ -617,8 +617,7 @@ class ConsignlyWebhookSubscriptionSerializer(serializers.Serializer):
 
     @extend_schema_field({"type": "array", "items": {"type": "string", "enum": EVENT_TYPE_NAMES}})
     def get_eventTypes(self, subscription) -> list[str]:
-        # Stored empty means every type (WebhookSubscription.wants).
-        return list(subscription.event_types) or list(EVENT_TYPE_NAMES)
+        return subscription.subscribed_types
 
     @extend_schema_field({"type": "string", "nullable": True})
     def get_disabledReason(self, subscription) -> str | None:

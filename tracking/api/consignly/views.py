@@ -635,7 +635,10 @@ class WebhookSubscriptionViewSet(mixins.ListModelMixin, ConsignlyViewSet):
 
     @action(detail=True, methods=["put"], url_path="test", url_name="test")
     def send_test(self, request, *args, **kwargs):
-        message = services.send_test(self._subscription())
+        try:
+            message = services.send_test(self._subscription())
+        except WebhookSubscription.DoesNotExist:  # deleted by another request meanwhile
+            raise exceptions.NotFound("Webhook subscription not found.") from None
         return Response({"deliveryId": message.pk})
 
     @action(detail=True, methods=["delete"], url_path="delete", url_name="delete")
