@@ -6,11 +6,20 @@ from dataclasses import dataclass
 
 import pytest
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, override_settings
 
 from tests.factories import add_events, make_consignment, make_leg
 from tracking import services
-from tracking.models import ApiKey, Consignment, Package, TrackingEvent, TrackingRecord
+from tracking.models import (
+    ApiKey,
+    Consignment,
+    Package,
+    TrackingEvent,
+    TrackingRecord,
+    WebhookMessage,
+    WebhookSubscription,
+    WebhookType,
+)
 
 
 @dataclass
@@ -22,6 +31,15 @@ class Holdings:
     leg: TrackingRecord
     event: TrackingEvent
     key: ApiKey
+    subscription: WebhookSubscription
+    message: WebhookMessage  # the subscription's one message: the event's tracking.updated
+
+
+def subscribe(brand, url: str, **fields) -> WebhookSubscription:
+    """A subscription through the service, to a loopback address (allowed for tests only)."""
+    with override_settings(WEBHOOK_ALLOW_PRIVATE=True):
+        subscription, _secret = services.create_subscription(brand=brand, url=url, **fields)
+    return subscription
 
 
 def holdings(brand, carrier, n: int) -> Holdings:
@@ -34,6 +52,11 @@ def holdings(brand, carrier, n: int) -> Holdings:
         destination_postcode=f"BS{n} 4DJ",
     )
     leg = make_leg(consignment, carrier=carrier, tracking_number=f"TN-{brand.slug.upper()}")
+    subscription = subscribe(
+        brand,
+        f"http://127.0.0.1:9/{brand.slug}/hooks",
+        event_types=[WebhookType.TRACKING_UPDATED],
+    )
     add_events(leg, (1, "IN_TRANSIT", f"At {brand.name}'s hub"))
     key, _ = services.issue_api_key(name=f"{brand.name} shop", brand=brand)
     return Holdings(
@@ -42,6 +65,8 @@ def holdings(brand, carrier, n: int) -> Holdings:
         leg=leg,
         event=leg.events.get(),
         key=key,
+        subscription=subscription,
+        message=subscription.messages.get(),
     )
 
 

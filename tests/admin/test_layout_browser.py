@@ -6,6 +6,7 @@ import os
 
 import pytest
 from django.contrib import admin
+from django.test import RequestFactory
 from django.urls import reverse
 
 from tests import browser as debian
@@ -15,9 +16,22 @@ if not debian.available():
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.factories import CarrierFactory, add_events, make_consignment, make_leg  # noqa: E402
+from tests.factories import (  # noqa: E402
+    CarrierFactory,
+    add_events,
+    at,
+    make_consignment,
+    make_leg,
+)
 from tracking import services  # noqa: E402
-from tracking.models import Brand, CodeMapping  # noqa: E402
+from tracking.models import (  # noqa: E402
+    Brand,
+    CodeMapping,
+    MessageState,
+    WebhookAttempt,
+    WebhookMessage,
+    WebhookSubscription,
+)
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -37,8 +51,53 @@ OVERFLOW = """() => {
 }"""
 
 
+LONG_ANSWER = (
+    '{"error":{"code":"ENDPOINT_UNAVAILABLE","message":"The order-status service behind this '
+    'gateway did not answer within 8000 ms; the request was not processed.","requestId":'
+    '"0f6c1d2e-9a7b-4c3d-8e5f-112233445566"}}'
+)
+
+
+def webhooks(brand, settings) -> None:
+    """Two subscriptions, one disabled and failing, whose messages have several attempts each
+    (long answers and errors among them)."""
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    hook = "http://127.0.0.1:9/integrations/harbour-and-pine/order-status/webhooks/tracking-events"
+    active, _ = services.create_subscription(brand=brand, url=hook)
+    failing, _ = services.create_subscription(
+        brand=brand,
+        url=hook + "?tenant=harbour-and-pine-homeware-outlet",
+        event_types=["tracking.updated"],
+    )
+    consignment = make_consignment(brand, packages=3, customer_reference="ORDER-2026-WEBHOOKS")
+    add_events(make_leg(consignment), (1, "IN_TRANSIT", "Arrived at the hub"))
+    for sub in (active, failing):
+        services.send_test(sub)
+    services.rotate_secret(failing)
+    services.disable_subscription(
+        failing, reason=f"every delivery failed since {at(0):%Y-%m-%d %H:%M} UTC"
+    )
+    for n, message in enumerate(WebhookMessage.objects.order_by("pk")):
+        answers = [(1, 503, ""), (2, None, "timed out after 10 s"), (3, 503 if n % 2 else 200, "")]
+        WebhookMessage.objects.filter(pk=message.pk).update(
+            state=MessageState.FAILED if n % 2 else MessageState.DELIVERED,
+            delivered_at=None if n % 2 else at(3),
+            attempt_count=len(answers),
+            last_status=answers[-1][1],
+        )
+        for hours, status, error in answers:
+            WebhookAttempt.objects.create(
+                message=message,
+                attempted_at=at(hours),
+                status_code=status,
+                duration_ms=10_000 if status is None else 843,
+                response_excerpt=LONG_ANSWER if status == 503 else "",
+                error=error,
+            )
+
+
 @pytest.fixture
-def desk_data(transactional_db, django_user_model):
+def desk_data(transactional_db, django_user_model, settings):
     django_user_model.objects.create_superuser("admin", "", "layout-password")
     brand = Brand.objects.create(slug="harbour", name="Harbour & Pine Homeware Outlet")
     carriers = [
@@ -74,13 +133,17 @@ def desk_data(transactional_db, django_user_model):
         services.issue_api_key(name=f"Harbour & Pine shop integration {n}", brand=brand)
     services.issue_api_key(name="Northline Express Parcels event feed", carrier=carriers[0])
     CodeMapping.objects.create(carrier=carriers[0], code="ZUGESTELLT", maps_to="DELIVERED")
+    webhooks(brand, settings)
     return brand
 
 
-def pages() -> list[str]:
-    """Every tracking admin's list, add page and the change page of its first row."""
+def pages(superuser) -> list[str]:
+    """Every tracking admin's list, add page (where there is one) and the change page of its
+    first row."""
+    request = RequestFactory().get("/admin/")
+    request.user = superuser
     found = []
-    for model in admin.site._registry:
+    for model, model_admin in admin.site._registry.items():
         if model._meta.app_label != "tracking":
             continue
         name = f"admin:tracking_{model._meta.model_name}"
@@ -88,11 +151,12 @@ def pages() -> list[str]:
         first = model._default_manager.order_by("pk").first()
         if first is not None:
             found.append(reverse(f"{name}_change", args=[first.pk]))
-        found.append(reverse(f"{name}_add"))
+        if model_admin.has_add_permission(request):
+            found.append(reverse(f"{name}_add"))
     return found
 
 
-def test_every_list_and_change_page_fits_1280_px(desk_data, live_server):
+def test_every_list_and_change_page_fits_1280_px(desk_data, live_server, django_user_model):
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=debian.CHROMIUM, args=debian.ARGS)
         context = chromium.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB")
@@ -103,7 +167,11 @@ def test_every_list_and_change_page_fits_1280_px(desk_data, live_server):
         page.click("input[type=submit]")
         page.wait_for_url(f"{live_server.url}/admin/")
         problems = []
-        opened = pages()
+        first = WebhookSubscription.objects.order_by("pk").first()
+        opened = [
+            *pages(django_user_model.objects.get(username="admin")),
+            reverse("admin:tracking_webhooksubscription_replay", args=[first.pk]),
+        ]
         for path in opened:
             response = page.goto(f"{live_server.url}{path}")
             if response.status != 200:

@@ -8,7 +8,15 @@ from django.urls import reverse
 
 from tracking.admin import codes
 from tracking.admin.scope import BRAND_PATHS, BrandScopedAdmin, SharedAdmin
-from tracking.models import ApiKey, Brand, Consignment, TrackingEvent, TrackingRecord
+from tracking.models import (
+    ApiKey,
+    Brand,
+    Consignment,
+    TrackingEvent,
+    TrackingRecord,
+    WebhookMessage,
+    WebhookSubscription,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -19,6 +27,8 @@ ROWS = {
     TrackingRecord: lambda h: h.leg,
     TrackingEvent: lambda h: h.event,
     ApiKey: lambda h: h.key,
+    WebhookSubscription: lambda h: h.subscription,
+    WebhookMessage: lambda h: h.message,
 }
 SCOPED = list(ROWS)
 
@@ -96,6 +106,12 @@ SEARCHES = {
     TrackingEvent: lambda h: [h.consignment.reference, h.leg.tracking_number],
     ApiKey: lambda h: [h.key.name, h.key.prefix],
     Brand: lambda h: [h.consignment.brand.name, h.consignment.brand.slug],
+    WebhookSubscription: lambda h: [h.subscription.url],
+    WebhookMessage: lambda h: [
+        h.message.pk,
+        h.consignment.reference,
+        h.consignment.reference.lower(),
+    ],
 }
 
 

@@ -24,6 +24,9 @@ from tracking.models import (
     Package,
     TrackingEvent,
     TrackingRecord,
+    WebhookAttempt,
+    WebhookMessage,
+    WebhookSubscription,
 )
 
 # The path from each brand-owned model to its Brand (StaffScope.limit's `brand_path`).
@@ -34,6 +37,9 @@ BRAND_PATHS: dict[type[Model], str] = {
     TrackingRecord: "consignment__brand",
     TrackingEvent: "tracking_record__consignment__brand",
     ApiKey: "brand",  # carrier keys have none: superusers only
+    WebhookSubscription: "brand",
+    WebhookMessage: "subscription__brand",
+    WebhookAttempt: "message__subscription__brand",
 }
 
 
@@ -131,7 +137,9 @@ class ScopedRelatedFilter(admin.RelatedFieldListFilter):
 # What brand staff may do, as Django permissions of the "Brand staff" group that createstaff
 # puts them in (the rows they apply to are the scope's): their brand viewed; its consignments,
 # packages, legs and client keys viewed, added and changed; events viewed and added (events are
-# append-only). Nothing is deleted by brand staff.
+# append-only); webhook subscriptions viewed, added, changed and deleted (as the brand's own
+# client may over /v1), their deliveries and attempts viewed (replaying one is a change of its
+# subscription). Nothing else is deleted by brand staff.
 BRAND_STAFF_GROUP = "Brand staff"
 BRAND_STAFF_PERMISSIONS: dict[type[Model], tuple[str, ...]] = {
     Brand: ("view",),
@@ -140,4 +148,7 @@ BRAND_STAFF_PERMISSIONS: dict[type[Model], tuple[str, ...]] = {
     TrackingRecord: ("view", "add", "change"),
     TrackingEvent: ("view", "add"),
     ApiKey: ("view", "add", "change"),
+    WebhookSubscription: ("view", "add", "change", "delete"),
+    WebhookMessage: ("view",),
+    WebhookAttempt: ("view",),
 }

@@ -14,7 +14,7 @@ FAILED_LOGIN_RATE = "10/h"
 class BackOfficeSite(admin.AdminSite):
     site_header = "Tracking portal back office"
     site_title = "Tracking portal"
-    index_title = "Brands, consignments, legs, events and keys"
+    index_title = "Brands, consignments, legs, events, keys and webhooks"
     # The navigation sidebar takes a quarter of a 1280 px screen from every list; the
     # breadcrumbs and the index lead everywhere it does.
     enable_nav_sidebar = False

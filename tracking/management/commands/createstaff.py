@@ -1,6 +1,7 @@
 """python manage.py createstaff USERNAME --brand SLUG: a back-office login for one brand's own
 support team (design section 7.5). They see and change that brand's consignments, packages,
-legs, events and client API keys, and nothing of any other brand (tracking/admin/scope.py).
+legs, events, client API keys and webhook subscriptions (and see their deliveries), and nothing
+of any other brand (tracking/admin/scope.py).
 
 The password is PORTAL_PASSWORD's when set, else generated and printed alone on the last line.
 Run again for an existing user, it moves them to the brand given and keeps their password,
