@@ -3,7 +3,20 @@
 import django.db.models.deletion
 import django.utils.timezone
 import uuid
+import importlib
+
 from django.db import migrations, models
+
+# SQLite adds the column by rebuilding tracking_brand, which drops its triggers: the revision
+# trigger of migration 0007 is created again after it.
+_revision = importlib.import_module("tracking.migrations.0007_brand_revision")
+
+
+def brand_revision_trigger(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        for statement in _revision.SQLITE_DROP + _revision.SQLITE_CREATE:
+            schema_editor.execute(statement)
+
 
 
 class Migration(migrations.Migration):
@@ -30,6 +43,7 @@ class Migration(migrations.Migration):
             name='notify_recipient',
             field=models.BooleanField(default=False, help_text="Email each consignment's recipient email about its progress without asking them to opt in first (customers can always opt in on the tracking page)."),
         ),
+        migrations.RunPython(brand_revision_trigger, migrations.RunPython.noop),
         migrations.CreateModel(
             name='EmailSubscriber',
             fields=[
