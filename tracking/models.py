@@ -838,8 +838,17 @@ class WebhookMessage(models.Model):
     last_status = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "webhook delivery"
+        verbose_name_plural = "webhook deliveries"
         ordering = ["-created_utc"]
         indexes = [
+            # What a subscription still owes (the back office's counts): delivered rows are
+            # most rows and are left out.
+            models.Index(
+                fields=["subscription", "state"],
+                name="webhookmessage_owed",
+                condition=~Q(state="delivered"),
+            ),
             # What is due, for the workers and the sweep; delivered rows are most rows.
             models.Index(
                 fields=["next_attempt_at"],

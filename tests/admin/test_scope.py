@@ -4,6 +4,7 @@ Staff without a brand see nothing; superusers see everything; what brands share 
 
 import pytest
 from django.contrib import admin
+from django.contrib.admin.utils import quote
 from django.urls import reverse
 
 from tracking.admin import codes
@@ -34,7 +35,8 @@ SCOPED = list(ROWS)
 
 
 def url(model, view: str, *args) -> str:
-    return reverse(f"admin:tracking_{model._meta.model_name}_{view}", args=args)
+    # As the admin's own links: quoted, or a message id "msg_25..." would read as "msg%...".
+    return reverse(f"admin:tracking_{model._meta.model_name}_{view}", args=map(quote, args))
 
 
 def listed(client, model, **params) -> set:

@@ -21,7 +21,7 @@ import json
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import quote, unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
@@ -48,7 +48,7 @@ from tracking.models import (
 
 # The services' own URL rule (the one create_subscription and update_subscription apply), run
 # while the form is checked so that a refusal is shown on the field, not as an error page.
-from tracking.services.checks import check_webhook_url
+
 
 SUBSCRIPTION_URLS = "admin:tracking_webhooksubscription"
 MESSAGE_URLS = "admin:tracking_webhookmessage"
@@ -153,7 +153,7 @@ class SubscriptionForm(forms.ModelForm):
         url = (data.get("url") or "").strip()
         if url:
             try:
-                check_webhook_url("url", url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
+                services.check_webhook_url("url", url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
             except ValidationError as error:
                 self.add_error("url", f"The URL {error.message_dict['url'][0]}.")
             else:
@@ -375,7 +375,7 @@ class WebhookSubscriptionAdmin(BrandScopedAdmin, SuperusersSeeBrandsMixin, admin
     def _test(self, request, sub: WebhookSubscription) -> None:
         message = services.send_test(sub)
         self.log_change(request, sub, f"Sent a test ({message.pk}).")
-        link = reverse(f"{MESSAGE_URLS}_change", args=[message.pk])
+        link = reverse(f"{MESSAGE_URLS}_change", args=[quote(message.pk)])
         if message.state == MessageState.HELD:
             text = "Test message <a href='{}'>{}</a> recorded for {}: held, as the subscription "
             text += "is disabled; it is sent once the subscription is enabled."
@@ -719,7 +719,7 @@ class WebhookMessageAdmin(BrandScopedAdmin, SuperusersSeeBrandsMixin, admin.Mode
         if not self.has_replay_permission(request):
             raise PermissionDenied
         self._replay(request, [message])
-        return HttpResponseRedirect(reverse(f"{MESSAGE_URLS}_change", args=[message.pk]))
+        return HttpResponseRedirect(reverse(f"{MESSAGE_URLS}_change", args=[quote(message.pk)]))
 
     def render_change_form(self, request, context, add=False, change=False, **kwargs):
         context["has_replay_permission"] = self.has_replay_permission(request)

@@ -14,6 +14,7 @@ from tracking.services.checks import (
     check_occurred_at,
     check_status,
     check_url,
+    check_webhook_url,
     rule_message,
 )
 from tracking.services.consignments import PackageSpec, create_consignment
@@ -35,6 +36,7 @@ from tracking.services.privacy import (
     export_consignment,
 )
 from tracking.services.webhooks import (
+    check_event_types,
     create_subscription,
     delete_subscription,
     disable_subscription,
@@ -62,6 +64,8 @@ __all__ = [
     "check_occurred_at",
     "check_status",
     "check_url",
+    "check_webhook_url",
+    "check_event_types",
     "create_consignment",
     "create_subscription",
     "delete_subscription",

@@ -189,7 +189,12 @@ def replay_failed_since(subscriptions, since: dt.datetime) -> int:
 def _replay(queryset) -> int:
     now = timezone.now()
     count = queryset.filter(subscription__active=True).update(
-        state=MessageState.PENDING, next_attempt_at=now, retries=0, leased_until=None, lease=""
+        state=MessageState.PENDING,
+        next_attempt_at=now,
+        retries=0,
+        leased_until=None,
+        lease="",
+        delivered_at=None,
     )
     queryset.filter(subscription__active=False).update(
         state=MessageState.HELD, next_attempt_at=None
