@@ -235,3 +235,10 @@ def test_the_updates_of_another_consignment_are_not_sent(smtp, brand, consignmen
     other = make_consignment(brand)
     add_events(make_leg(other), (1, "OUT_FOR_DELIVERY"))
     assert not OutboundEmail.objects.filter(kind=EmailKind.UPDATE).exists()
+
+
+def test_a_leased_email_is_not_due_again_until_its_lease_runs_out(smtp, consignment):
+    sign_up(consignment)
+    [claimed] = emails.claim(10)
+    claimed.refresh_from_db()
+    assert emails.next_due_at() == claimed.leased_until

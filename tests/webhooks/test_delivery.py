@@ -325,3 +325,12 @@ def test_the_body_is_what_was_recorded(brand, leg, receiver):
     message = subscription.messages.get()
     assert receiver.requests[0].body.decode() == message.body
     assert json.loads(message.body) == verify(secret, receiver.requests[0])
+
+
+def test_a_leased_message_is_not_due_again_until_its_lease_runs_out(brand, leg, receiver):
+    """Otherwise each run would wake the next at once while a batch is in flight elsewhere."""
+    subscribe(brand, receiver, event_types=["tracking.updated"])
+    add_events(leg, (1, "IN_TRANSIT"))
+    [claimed] = webhooks.claim(10)
+    claimed.refresh_from_db()
+    assert webhooks.next_retry_at() == claimed.leased_until

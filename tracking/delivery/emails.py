@@ -19,6 +19,7 @@ import uuid
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db.models import Min, Q
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from tracking.delivery.email_content import compose
@@ -168,7 +169,10 @@ def _failed(email: OutboundEmail, error: str) -> None:
 
 
 def next_due_at() -> dt.datetime | None:
-    return OutboundEmail.objects.filter(state=EmailState.PENDING).aggregate(at=Min("due_at"))["at"]
+    """When the earliest pending email can be claimed: when it falls due, or when the lease
+    on it runs out (a leased one counted as due now would wake a worker again at once)."""
+    claimable = Greatest("due_at", Coalesce("leased_until", "due_at"))
+    return OutboundEmail.objects.filter(state=EmailState.PENDING).aggregate(at=Min(claimable))["at"]
 
 
 def oldest_due(now: dt.datetime) -> dt.datetime | None:

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.mail import mail_admins, send_mail
 from django.db import transaction
 from django.db.models import Min
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -208,10 +209,14 @@ def notify_disabled(subscription_id) -> None:
 
 
 def next_retry_at() -> dt.datetime | None:
-    """When the earliest waiting message of an active subscription falls due."""
+    """When the earliest waiting message of an active subscription can be claimed: when it
+    falls due, or when the lease on it runs out. (Counting a leased message as due now made
+    each run enqueue the next one at once, again and again while a batch was in flight or
+    until a killed worker's lease ran out.)"""
+    claimable = Greatest("next_attempt_at", Coalesce("leased_until", "next_attempt_at"))
     return WebhookMessage.objects.filter(
         state=MessageState.PENDING, subscription__active=True
-    ).aggregate(at=Min("next_attempt_at"))["at"]
+    ).aggregate(at=Min(claimable))["at"]
 
 
 def oldest_due(now: dt.datetime) -> dt.datetime | None:
