@@ -8,6 +8,7 @@ tests skip, except under CI=true, where they fail (the `vnu` mark, tests/conftes
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,6 +23,7 @@ from django.test import Client
 from tests.factories import CarrierFactory, make_consignment, make_leg
 from tests.helpers import POSTCODE, form_token, record_event
 from tracking import access
+from tracking.services import notifications
 
 VNU_JAR = Path(
     os.environ.get(
@@ -122,6 +124,7 @@ def pages(client, page_brand, shipment, page_url):
     rendered["embed-verified"] = client.get(verified["Location"])
     assert "Alex Morgan" in rendered["embed-verified"].content.decode()
     assert rendered["tracking-delayed"].content.count(b"data-warning") == 1
+    rendered.update(_notify_pages(client, shipment, page_url, embed))
     statuses = {name: response.status_code for name, response in rendered.items()}
     assert statuses == {
         "server-error": 500,
@@ -141,8 +144,56 @@ def pages(client, page_brand, shipment, page_url):
         "lookup-wrong-postcode": 400,
         "tracking-verified": 200,
         "embed-verified": 200,
+        "notify-error": 400,
+        "notify-sent": 200,
+        "notify-htmx-error": 200,
+        "embed-notify-sent": 200,
+        "confirm-ask": 200,
+        "confirm-done": 200,
+        "unsubscribe-ask": 200,
+        "unsubscribe-done": 200,
+        "link-not-found": 404,
     }
     return {name: response.content for name, response in rendered.items()}
+
+
+def _notify_pages(client, shipment, page_url, embed) -> dict:
+    """ "Email me updates" and its answers, and the pages the emails link to (section 7.4).
+    The htmx answer is a fragment: it is checked inside a minimal document."""
+    token = re.search(
+        r'id="notify-form".*?name="token" value="([^"]+)"',
+        client.get(page_url).content.decode(),
+        re.S,
+    )[1]
+    rendered = {
+        "notify-error": client.post(f"{page_url}notify/", {"email": "sam@", "token": token}),
+        "notify-sent": client.post(
+            f"{page_url}notify/?lang=de", {"email": "sam@example.com", "token": token}
+        ),
+        "notify-htmx-error": client.post(
+            f"{page_url}notify/", {"email": "", "token": token}, HTTP_HX_REQUEST="true"
+        ),
+        "embed-notify-sent": client.post(
+            f"{embed}notify/?parent={SHOP}",
+            {"email": "kim@example.com", "token": token},
+            HTTP_ORIGIN="http://testserver",
+        ),
+    }
+    fragment = rendered["notify-htmx-error"]
+    fragment.content = (
+        b'<!doctype html><html lang="en"><head><title>Fragment</title></head><body>'
+        + fragment.content
+        + b"</body></html>"
+    )
+    subscriber = shipment.email_subscribers.get(email="sam@example.com")
+    confirm = f"/notify/confirm/{notifications.token_for(subscriber, 'confirm')}/"
+    unsubscribe = f"/notify/unsubscribe/{notifications.token_for(subscriber, 'unsubscribe')}/"
+    rendered["confirm-ask"] = client.get(confirm)
+    rendered["confirm-done"] = client.post(confirm)
+    rendered["unsubscribe-ask"] = client.get(unsubscribe)
+    rendered["unsubscribe-done"] = client.post(unsubscribe, {"List-Unsubscribe": "One-Click"})
+    rendered["link-not-found"] = client.get("/notify/unsubscribe/nonsense/")
+    return rendered
 
 
 def test_every_page_is_valid_html(pages, tmp_path):

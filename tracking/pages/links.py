@@ -30,6 +30,7 @@ class Links:
     lookup: str = ""  # where the lookup form posts
     page: str = ""  # this consignment's page on this surface: the site's, or the embed's
     verify: str = ""  # where its postcode form posts
+    notify: str = ""  # where its "Email me updates" form posts
     site_page: str = ""  # the site's page of the consignment (the embed's "full page" link)
     theme: str = ""  # the brand's colour stylesheet
 

@@ -192,6 +192,32 @@ class VerifyForm:
 
 
 @dataclass(frozen=True, slots=True)
+class NotifyAnswer:
+    """What a POST of the "Email me updates" form answered, worded by the view; the page's own
+    form (a GET) has none of it."""
+
+    value: str = ""  # the address typed, shown again beside an error
+    error: str = ""  # beside the field
+    notice: str = ""  # in the status region: "check your inbox", "too many", "try again"
+    notice_detail: str = ""
+    notice_tone: str = ""  # "success" or "warning"
+    sent: bool = False  # accepted: the notice takes the form's place
+
+
+NO_ANSWER = NotifyAnswer()
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyForm:
+    """The "Email me updates" form (design section 7.4)."""
+
+    action: str  # where the form posts without JavaScript (#notify: back to the form)
+    hx_action: str  # the same, for htmx
+    token: str
+    answer: NotifyAnswer
+
+
+@dataclass(frozen=True, slots=True)
 class WarningView:
     """The page's one current warning (design section 7.1): a delay or a problem at the stage
     reached, until a later progress event clears it."""
@@ -238,6 +264,7 @@ class TrackingPage:
     live_etag: str
     final: bool
     embed: EmbedView | None = None
+    notify: NotifyForm | None = None
     htmx_config: str = HTMX_CONFIG
     icons: dict = field(default_factory=lambda: ICONS)
 
@@ -511,12 +538,15 @@ def tracking_page(
     postcode: str = "",
     postcode_error: str = "",
     form_token: str = "",
+    notify_token: str = "",
+    notify: NotifyAnswer = NO_ANSWER,
     embed_parent: str | None = None,
     embed_access: str = "",
 ) -> TrackingPage:
     """Everything the page and its live region print, in the active language. With
     `embed_parent` (the checked parent origin, possibly "") it is the embed page's: its links,
-    poll and form stay on /embed/ and keep the parent and the access token."""
+    poll and form stay on /embed/ and keep the parent and the access token. `notify` is what
+    a POST of the sign-up form answered."""
     consignment = timeline.consignment
     brand = timeline.brand
     clock = LocalClock(brand.zone)
@@ -585,6 +615,16 @@ def tracking_page(
             error=postcode_error,
         )
 
+    # The sign-up form keeps the embed's parent and access token: a verified embed stays
+    # verified on the page its POST answers with.
+    notify_action = with_query(links.notify, lang=url_language, **keep)
+    notify_form = NotifyForm(
+        action=f"{notify_action}#notify",
+        hx_action=notify_action,
+        token=notify_token,
+        answer=notify,
+    )
+
     if latest is not None:
         latest_text = _("Latest update: %(text)s, %(when)s") % {
             "text": event_words(latest, clock.day(latest.occurred_at) == today)[0],
@@ -642,4 +682,5 @@ def tracking_page(
         )
         if embedded
         else None,
+        notify=notify_form,
     )

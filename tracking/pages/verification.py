@@ -7,12 +7,12 @@ the session cookie is the first cookie a visitor ever gets from us.
 
 Why the forms do not use Django's CSRF cookie: public pages must set no cookie before the
 visitor submits something, and the same forms must work inside a brand's iframe, where
-browsers block third-party cookies. So the lookup and postcode forms are exempt from Django's
-cookie-based check and carry their own protection instead:
+browsers block third-party cookies. So the lookup, postcode and sign-up forms are exempt from
+Django's cookie-based check and carry their own protection instead:
 
 * a signed, short-lived form token (django.core.signing, its own salt, bound to the
-  consignment or to the lookup form) in a hidden field, so a request forged elsewhere has no
-  valid token, and
+  consignment's postcode form, its "Email me updates" form or the lookup form) in a hidden
+  field, so a request forged elsewhere has no valid token, and
 * an Origin check: a browser names the page a POST comes from, and it must be one of ours.
 
 Wrong postcodes are rate-limited per client address and per consignment, shared across
@@ -77,6 +77,12 @@ def _signer(binding: str) -> signing.TimestampSigner:
 def form_token(binding: str) -> str:
     """A token for the form of one consignment (its id) or for the lookup form."""
     return _signer(binding).sign("form")
+
+
+def notify_binding(consignment: Consignment) -> str:
+    """The binding of a consignment's "Email me updates" form: its own, so that a token of
+    the page's postcode form is no good on it, nor the other way round."""
+    return f"notify:{consignment.pk}"
 
 
 def token_valid(token: object, binding: str) -> bool:

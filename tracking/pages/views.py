@@ -3,9 +3,10 @@ and inside a brand's iframe), postcode verification, and the brand's colour styl
 
 Each view loads through tracking.access, asks `verification` whether the visitor proved the
 postcode, describes what it is about to send as a `caching.Representation` (its ETag and its
-cache key), and renders what `present` (or, for the lookup form, `lookup`) prepared. The two
-POST forms are exempt from Django's cookie-based CSRF check on purpose; `verification`
-explains what protects them instead.
+cache key), and renders what `present` (or, for the lookup form, `lookup`) prepared. The
+POST forms (lookup, postcode, "Email me updates") are exempt from Django's cookie-based CSRF
+check on purpose; `verification` explains what protects them instead. The pages the emails
+link to are tracking.pages.subscriptions.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from urllib.parse import urlencode
 
 from csp.constants import NONE
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -38,12 +40,14 @@ from tracking.pages.caching import Representation, unless_fresh
 from tracking.pages.icons import ICONS
 from tracking.pages.lookup import lookup_page
 from tracking.pages.verification import Outcome
+from tracking.services import notifications
 from tracking.timeline import Timeline
 
 LOOKUP_SCOPE = "lookup-client"
 PAGE_TEMPLATE = "tracking/consignment.html"
 EMBED_TEMPLATE = "tracking/embed.html"
 LIVE_TEMPLATE = "tracking/consignment.html#live"
+NOTIFY_TEMPLATE = "tracking/consignment.html#notify"
 SUPPORTED = {code for code, _name in settings.LANGUAGES}
 
 
@@ -214,6 +218,22 @@ def embed_verify(request: HttpRequest, reference: str) -> HttpResponse:
     return _verify(request, reference, embedded=True)
 
 
+@csrf_exempt  # token + Origin instead of the CSRF cookie: see pages.verification
+@require_http_methods(["GET", "HEAD", "POST"])
+@vary_on_headers("HX-Request")
+def notify(request: HttpRequest, reference: str) -> HttpResponse:
+    """The "Email me updates" form: a confirmation email, then updates (design section 7.4)."""
+    return _notify(request, reference, embedded=False)
+
+
+@csrf_exempt  # inside a third-party iframe there is no cookie to check anyway
+@require_http_methods(["GET", "HEAD", "POST"])
+@vary_on_headers("HX-Request")
+def embed_notify(request: HttpRequest, reference: str) -> HttpResponse:
+    """The same form inside an iframe: the answer keeps the parent and the access token."""
+    return _notify(request, reference, embedded=True)
+
+
 @require_safe
 def theme_css(request: HttpRequest, version: str, colours: str) -> HttpResponse:
     """A brand's colours as CSS variables. The URL names the colours, so it never changes
@@ -333,6 +353,7 @@ def _context(
     *,
     postcode: str = "",
     postcode_error: str = "",
+    notify: present.NotifyAnswer = present.NO_ANSWER,
 ) -> dict:
     consignment = timeline.consignment
     page = present.tracking_page(
@@ -346,6 +367,8 @@ def _context(
         postcode=postcode,
         postcode_error=postcode_error,
         form_token="" if shown.verified else verification.form_token(str(consignment.pk)),
+        notify_token=verification.form_token(verification.notify_binding(consignment)),
+        notify=notify,
         embed_parent=surface.parent if surface.embedded else None,
         embed_access=surface.access,
     )
@@ -358,6 +381,7 @@ def _links(timeline: Timeline, surface: Surface) -> links.Links:
         home=reverse("home"),
         page=reverse(surface.route, kwargs=kwargs),
         verify=reverse("embed-verify" if surface.embedded else "verify", kwargs=kwargs),
+        notify=reverse("embed-notify" if surface.embedded else "notify", kwargs=kwargs),
         site_page=reverse("consignment", kwargs=kwargs),
         theme=_theme_url(timeline.brand),
     )
@@ -472,6 +496,108 @@ def _check_postcode(
         ratelimit.client_address(request),
         timeline.consignment,
         postcode,
+    )
+
+
+# -- "Email me updates" ------------------------------------------------------------------------
+
+
+def _notify(request: HttpRequest, reference: str, *, embedded: bool) -> HttpResponse:
+    timeline = _find(request, reference)
+    if isinstance(timeline, HttpResponse):
+        return timeline
+    language = _language_for(request, timeline.brand)
+    surface = _embed_surface(request, timeline) if embedded else SITE
+    back = links.with_query(
+        reverse(surface.route, kwargs={"reference": timeline.consignment.reference}),
+        lang=language if _lang_in_url(request) else None,
+        parent=surface.parent,
+        access=surface.access,
+    )
+    if request.method != "POST":
+        response = redirect(back)
+    else:
+        response = _notify_response(request, timeline, surface, language, back)
+        response["Cache-Control"] = "no-store"  # it may hold the address typed
+    return _frame(response, timeline.brand) if embedded else response
+
+
+def _notify_response(
+    request: HttpRequest, timeline: Timeline, surface: Surface, language: str, back: str
+) -> HttpResponse:
+    """Sign up and answer: without JavaScript the page again, scrolled to the form (its
+    action ends in #notify), with the field's error (400), "too many" (429) or "check your
+    inbox" (200); for htmx the form's partial, always 200, since htmx swaps no 4xx. An
+    accepted address gets the same answer whether or not it was already signed up."""
+    if _form_accepted(request, verification.notify_binding(timeline.consignment)):
+        status, answer = _sign_up(request, timeline, language)
+    elif request.htmx:  # a fresh form (and token) with the notice
+        status, answer = (
+            403,
+            present.NotifyAnswer(
+                notice=_("The form was open for too long, so no email was sent. Please try again."),
+                notice_tone="warning",
+            ),
+        )
+    else:
+        return _problem(
+            request,
+            status=403,
+            title=_("Please try again"),
+            message=_(
+                "The form was open for too long or did not come from this page, so no email "
+                "was sent. Go back to the tracking page and enter your email address again."
+            ),
+            link=back,
+            link_text=_("Back to tracking"),
+            brand=timeline.brand,
+        )
+    verified = _verified(request, timeline, surface)
+    shown = _represent(request, timeline, language, surface, verified=verified, partial=False)
+    context = _context(request, timeline, shown, surface, notify=answer)
+    if request.htmx:
+        return render(request, NOTIFY_TEMPLATE, context)
+    return render(request, surface.template, context, status=status)
+
+
+def _sign_up(
+    request: HttpRequest, timeline: Timeline, language: str
+) -> tuple[int, present.NotifyAnswer]:
+    """What the sign-up did, in the page's words, with the status a page answer gets."""
+    typed = request.POST.get("email", "").strip()
+    shown = typed[:254]  # what is typed back into the field: never more than an address
+    if not typed:
+        return 400, present.NotifyAnswer(error=_("Enter your email address."))
+    try:
+        outcome = notifications.sign_up(
+            consignment=timeline.consignment,
+            email=typed,
+            language=language,
+            client=ratelimit.client_address(request),
+        )
+    except ValidationError:
+        return 400, present.NotifyAnswer(
+            value=shown, error=_("Enter an email address in the form name@example.com.")
+        )
+    if outcome == notifications.SignUp.LIMITED:
+        return 429, present.NotifyAnswer(
+            value=shown,
+            notice=_("Too many requests for email updates. Please try again later."),
+            notice_detail=_(
+                "To prevent misuse, sign-ups are paused for a while. You can still follow the "
+                "parcel on this page."
+            ),
+            notice_tone="warning",
+        )
+    return 200, present.NotifyAnswer(
+        notice=_("Check your inbox: we sent a link to confirm."),
+        notice_detail=_(
+            "Open the link in the email to %(email)s to start your updates. Until you do, we "
+            "send nothing else."
+        )
+        % {"email": shown},
+        notice_tone="success",
+        sent=True,
     )
 
 
