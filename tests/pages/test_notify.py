@@ -131,7 +131,7 @@ class TestSigningUp:
         assert "Open the link in the email to Sam@Example.COM" in text
         assert 'id="notify-form"' not in response.content.decode()  # the notice replaces it
         assert 'id="live"' in response.content.decode()  # the whole page, without JavaScript
-        assert subscribers() == [("Sam@example.com", "en", SubscriberState.PENDING)]
+        assert subscribers() == [("sam@example.com", "en", SubscriberState.PENDING)]
         [email] = OutboundEmail.objects.all()
         assert email.kind == EmailKind.CONFIRM and email.state == EmailState.PENDING
         assert not response.cookies

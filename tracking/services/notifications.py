@@ -66,8 +66,9 @@ def normalise_email(email: str) -> str:
         validate_email(email)
     except ValidationError:
         raise ValidationError({"email": "must be an email address"}) from None
-    local, _, domain = email.rpartition("@")
-    return f"{local}@{domain.lower()}"
+    # One mailbox, one subscriber: Sam@Example.com and sam@example.com are the same reader
+    # (no mail system in use treats the local part's case as meaningful).
+    return email.lower()
 
 
 def is_suppressed(email: str) -> bool:
