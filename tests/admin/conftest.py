@@ -13,6 +13,8 @@ from tracking import services
 from tracking.models import (
     ApiKey,
     Consignment,
+    EmailSubscriber,
+    OutboundEmail,
     Package,
     TrackingEvent,
     TrackingRecord,
@@ -20,6 +22,7 @@ from tracking.models import (
     WebhookSubscription,
     WebhookType,
 )
+from tracking.services import notifications
 
 
 @dataclass
@@ -33,6 +36,8 @@ class Holdings:
     key: ApiKey
     subscription: WebhookSubscription
     message: WebhookMessage  # the subscription's one message: the event's tracking.updated
+    subscriber: EmailSubscriber  # a customer who asked on the page, not yet confirmed
+    email: OutboundEmail  # the subscriber's one email: the confirmation
 
 
 def subscribe(brand, url: str, **fields) -> WebhookSubscription:
@@ -59,6 +64,13 @@ def holdings(brand, carrier, n: int) -> Holdings:
     )
     add_events(leg, (1, "IN_TRANSIT", f"At {brand.name}'s hub"))
     key, _ = services.issue_api_key(name=f"{brand.name} shop", brand=brand)
+    notifications.sign_up(
+        consignment=consignment,
+        email=f"Sam.Fisher{n}@Example.com",
+        language="de",
+        client=f"203.0.113.{n}",
+    )
+    subscriber = consignment.email_subscribers.get()
     return Holdings(
         consignment=consignment,
         package=consignment.packages.order_by("sequence").first(),
@@ -67,6 +79,8 @@ def holdings(brand, carrier, n: int) -> Holdings:
         key=key,
         subscription=subscription,
         message=subscription.messages.get(),
+        subscriber=subscriber,
+        email=subscriber.emails.get(),
     )
 
 

@@ -27,11 +27,15 @@ from tracking import services  # noqa: E402
 from tracking.models import (  # noqa: E402
     Brand,
     CodeMapping,
+    EmailKind,
+    EmailState,
     MessageState,
+    OutboundEmail,
     WebhookAttempt,
     WebhookMessage,
     WebhookSubscription,
 )
+from tracking.services import notifications  # noqa: E402
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -96,6 +100,47 @@ def webhooks(brand, settings) -> None:
             )
 
 
+def customer_emails(brand) -> None:
+    """Subscribers with long addresses in each language, one the recipient, whose updates were
+    sent, failed (with a long error) or are pending; a long suppressed address."""
+    brand.notify_recipient = True
+    brand.save(update_fields=["notify_recipient"])
+    consignment = make_consignment(
+        brand,
+        packages=2,
+        customer_reference="ORDER-2026-EMAILS",
+        recipient_email="alexandra.morgan-fitzwilliam.recipient@example-mail.co.uk",
+    )
+    leg = make_leg(consignment)
+    for n, language in enumerate(["en", "de", "fr", "es"]):
+        notifications.sign_up(
+            consignment=consignment,
+            email=f"christopher.alexander.montgomery-smythe{n}@harbour-and-pine-customers.co.uk",
+            language=language,
+            client=f"203.0.113.{n}",
+        )
+    for subscriber in consignment.email_subscribers.all()[:3]:
+        notifications.confirm(subscriber)
+    add_events(leg, (1, "COLLECTED_BY_CARRIER", "Collected from the Harbour & Pine warehouse"))
+    add_events(leg, (2, "OUT_FOR_DELIVERY", "With the driver, expected between 10:00 and 12:00"))
+    for n, email in enumerate(OutboundEmail.objects.filter(kind=EmailKind.UPDATE).order_by("pk")):
+        if n % 2:
+            OutboundEmail.objects.filter(pk=email.pk).update(
+                state=EmailState.FAILED,
+                attempts=6,
+                last_error="SMTPRecipientsRefused: 550 5.1.1 The email account that you tried "
+                "to reach does not exist; please try double-checking the recipient's address",
+            )
+        else:
+            OutboundEmail.objects.filter(pk=email.pk).update(
+                state=EmailState.SENT, attempts=1, sent_at=at(3)
+            )
+    notifications.suppress(
+        "christopher.alexander.montgomery-smythe3@harbour-and-pine-customers.co.uk",
+        reason="amazonses Bounce (permanent, general)",
+    )
+
+
 @pytest.fixture
 def desk_data(transactional_db, django_user_model, settings):
     django_user_model.objects.create_superuser("admin", "", "layout-password")
@@ -134,6 +179,7 @@ def desk_data(transactional_db, django_user_model, settings):
     services.issue_api_key(name="Northline Express Parcels event feed", carrier=carriers[0])
     CodeMapping.objects.create(carrier=carriers[0], code="ZUGESTELLT", maps_to="DELIVERED")
     webhooks(brand, settings)
+    customer_emails(brand)
     return brand
 
 
@@ -171,6 +217,7 @@ def test_every_list_and_change_page_fits_1280_px(desk_data, live_server, django_
         opened = [
             *pages(django_user_model.objects.get(username="admin")),
             reverse("admin:tracking_webhooksubscription_replay", args=[first.pk]),
+            reverse("admin:email_previews"),
         ]
         for path in opened:
             response = page.goto(f"{live_server.url}{path}")
@@ -182,5 +229,5 @@ def test_every_list_and_change_page_fits_1280_px(desk_data, live_server, django_
                 problems.append(f"{path}: {measured['scroll']} px wide in {measured['client']}")
             problems += [f"{path}: {wide}" for wide in measured["wide"]]
         chromium.close()
-    assert len(opened) >= 14
+    assert len(opened) >= 20
     assert problems == []

@@ -13,6 +13,8 @@ from tracking.models import (
     ApiKey,
     Brand,
     Consignment,
+    EmailSubscriber,
+    OutboundEmail,
     TrackingEvent,
     TrackingRecord,
     WebhookMessage,
@@ -30,6 +32,8 @@ ROWS = {
     ApiKey: lambda h: h.key,
     WebhookSubscription: lambda h: h.subscription,
     WebhookMessage: lambda h: h.message,
+    EmailSubscriber: lambda h: h.subscriber,
+    OutboundEmail: lambda h: h.email,
 }
 SCOPED = list(ROWS)
 
@@ -114,6 +118,13 @@ SEARCHES = {
         h.consignment.reference,
         h.consignment.reference.lower(),
     ],
+    EmailSubscriber: lambda h: [
+        h.subscriber.email,
+        h.subscriber.email.upper(),
+        h.consignment.reference,
+        h.consignment.reference.lower(),
+    ],
+    OutboundEmail: lambda h: [h.subscriber.email.lower(), h.consignment.reference],
 }
 
 
@@ -239,7 +250,7 @@ def test_the_csv_export_is_their_brands_only(brand_staff, superuser, ours, their
     assert theirs.consignment.reference in everything
 
 
-@pytest.mark.parametrize("name", ["carrier", "codemapping"])
+@pytest.mark.parametrize("name", ["carrier", "codemapping", "suppressedaddress"])
 def test_what_brands_share_is_for_superusers(brand_staff, staff_of_no_brand, superuser, ours, name):
     changelist = reverse(f"admin:tracking_{name}_changelist")
     assert brand_staff.get(changelist).status_code == 403

@@ -1,11 +1,12 @@
 """Brands and carriers: who a consignment belongs to and who carries its legs. Both cascade to
 events when deleted, so both keep them; carriers are searchable for the mappings' autocomplete.
 
-Brand staff may view their own brand (its embed snippet, colours, time zone); only superusers
-add, change or delete brands. Carriers are shared by every brand: superusers only. A carrier is
-not renamed here: a leg's carrier follows the leg's carrier name (forms.LEG_CARRIER_FIELDS), so
-a new name is a new carrier, and renaming this row would make the filters disagree with the
-names the legs, the page and the APIs show."""
+Brand staff may view their own brand (its embed snippet, colours, time zone, whether its
+recipients are emailed without opting in); only superusers add, change or delete brands.
+Carriers are shared by every brand: superusers only. A carrier is not renamed here: a leg's
+carrier follows the leg's carrier name (forms.LEG_CARRIER_FIELDS), so a new name is a new
+carrier, and renaming this row would make the filters disagree with the names the legs, the
+page and the APIs show."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class BrandAdmin(BrandScopedAdmin, KeepEventsOnDeleteMixin, admin.ModelAdmin):
         ("Look", {"fields": ["logo_url", "primary_colour", "accent_colour"]}),
         ("Support", {"fields": ["support_email", "support_url"]}),
         ("Page", {"fields": ["default_language", "time_zone", "embed_origins"]}),
+        ("Customer emails", {"fields": ["notify_recipient"]}),
     ]
 
     def has_add_permission(self, request) -> bool:

@@ -2,7 +2,8 @@
 attention, by category, each a link into the consignment list's `?watch=` filter), the
 carriers' scorecard (HTML with an SVG chart, or CSV), and the per-carrier thresholds (for
 superusers). Everything is read through tracking.access.staff_scope; the categories and the
-figures are tracking.desk's."""
+figures are tracking.desk's. The desk's entry on the index also lists the email previews
+(tracking.admin.emails)."""
 
 from __future__ import annotations
 
@@ -80,6 +81,7 @@ def app_entry() -> dict:
     pages = [
         ("Watchlist", "watchlist", "Consignments needing attention"),
         ("Carrier scorecard", "scorecard", "On time, transit times and exceptions"),
+        ("Email previews", "email_previews", "Every customer email, in every language"),
     ]
     return {
         "name": "Support desk",

@@ -21,6 +21,8 @@ from tracking.models import (
     ApiKey,
     Brand,
     Consignment,
+    EmailSubscriber,
+    OutboundEmail,
     Package,
     TrackingEvent,
     TrackingRecord,
@@ -40,6 +42,8 @@ BRAND_PATHS: dict[type[Model], str] = {
     WebhookSubscription: "brand",
     WebhookMessage: "subscription__brand",
     WebhookAttempt: "message__subscription__brand",
+    EmailSubscriber: "consignment__brand",
+    OutboundEmail: "subscriber__consignment__brand",
 }
 
 
@@ -101,8 +105,8 @@ class BrandScopedInline(ScopedChoicesMixin):
 
 
 class SharedAdmin:
-    """What every brand shares (carriers and their keys, thresholds, code mappings): superusers
-    only, whatever permissions a staff user was given."""
+    """What every brand shares (carriers and their keys, thresholds, code mappings, suppressed
+    email addresses): superusers only, whatever permissions a staff user was given."""
 
     def has_module_permission(self, request) -> bool:
         return request.user.is_active and request.user.is_superuser
@@ -139,7 +143,8 @@ class ScopedRelatedFilter(admin.RelatedFieldListFilter):
 # packages, legs and client keys viewed, added and changed; events viewed and added (events are
 # append-only); webhook subscriptions viewed, added, changed and deleted (as the brand's own
 # client may over /v1), their deliveries and attempts viewed (replaying one is a change of its
-# subscription). Nothing else is deleted by brand staff.
+# subscription); email subscribers and their emails viewed (unsubscribing one or suppressing
+# its address is a change of the subscriber). Nothing else is deleted by brand staff.
 BRAND_STAFF_GROUP = "Brand staff"
 BRAND_STAFF_PERMISSIONS: dict[type[Model], tuple[str, ...]] = {
     Brand: ("view",),
@@ -151,4 +156,6 @@ BRAND_STAFF_PERMISSIONS: dict[type[Model], tuple[str, ...]] = {
     WebhookSubscription: ("view", "add", "change", "delete"),
     WebhookMessage: ("view",),
     WebhookAttempt: ("view",),
+    EmailSubscriber: ("view", "change"),
+    OutboundEmail: ("view",),
 }

@@ -1,5 +1,6 @@
 """The back office's admin site: Django's, with failed logins rate-limited, and the support
-desk's pages (tracking.admin.desk: the watchlist and the scorecard) among its URLs and apps."""
+desk's pages (tracking.admin.desk: the watchlist and the scorecard; tracking.admin.emails: the
+email previews) among its URLs and apps."""
 
 from django.contrib import admin
 from django.template.response import TemplateResponse
@@ -14,7 +15,7 @@ FAILED_LOGIN_RATE = "10/h"
 class BackOfficeSite(admin.AdminSite):
     site_header = "Tracking portal back office"
     site_title = "Tracking portal"
-    index_title = "Brands, consignments, legs, events, keys and webhooks"
+    index_title = "Brands, consignments, legs, events, keys, webhooks and customer emails"
     # The navigation sidebar takes a quarter of a 1280 px screen from every list; the
     # breadcrumbs and the index lead everywhere it does.
     enable_nav_sidebar = False
@@ -45,9 +46,9 @@ class BackOfficeSite(admin.AdminSite):
 
     def get_urls(self):
         # Imported here: tracking.admin.desk registers a model admin, which builds this site.
-        from tracking.admin import desk
+        from tracking.admin import desk, emails
 
-        return [*desk.urls(self), *super().get_urls()]
+        return [*desk.urls(self), *emails.urls(self), *super().get_urls()]
 
     def get_app_list(self, request, app_label=None):
         from tracking.admin import desk

@@ -1,7 +1,8 @@
 """python manage.py createstaff USERNAME --brand SLUG: a back-office login for one brand's own
 support team (design section 7.5). They see and change that brand's consignments, packages,
-legs, events, client API keys and webhook subscriptions (and see their deliveries), and nothing
-of any other brand (tracking/admin/scope.py).
+legs, events, client API keys and webhook subscriptions (and see their deliveries), see its
+customers' email subscribers and emails (unsubscribing one or suppressing its address), and
+nothing of any other brand (tracking/admin/scope.py).
 
 The password is PORTAL_PASSWORD's when set, else generated and printed alone on the last line.
 Run again for an existing user, it moves them to the brand given and keeps their password,
