@@ -934,6 +934,11 @@ class EmailSubscriber(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["consignment", "email"], name="subscriber_once")
         ]
+        indexes = [
+            # Suppression and the back office find an address in any case.
+            models.Index(Upper("email"), name="subscriber_email_ci"),
+            models.Index(fields=["created_utc"], name="subscriber_age"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.email} ({self.state})"
@@ -972,6 +977,7 @@ class OutboundEmail(models.Model):
     lease = models.CharField(max_length=32, blank=True, editable=False)
 
     class Meta:
+        verbose_name = "notification email"
         ordering = ["-created_utc"]
         constraints = [
             models.UniqueConstraint(
@@ -986,7 +992,8 @@ class OutboundEmail(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} to {self.subscriber_id} ({self.state})"
+        what = "confirmation" if self.kind == EmailKind.CONFIRM else "update"
+        return f"{what} to {self.subscriber.email} ({self.state})"
 
 
 class SuppressedAddress(models.Model):

@@ -63,6 +63,7 @@ from tracking.models import (
     SuppressedAddress,
 )
 from tracking.services import notifications
+from tracking.timeline import Timeline
 
 SUBSCRIBER_URLS = "admin:tracking_emailsubscriber"
 EMAIL_URLS = "admin:tracking_outboundemail"
@@ -595,6 +596,7 @@ def preview_rows(consignment: Consignment, now: dt.datetime) -> list[PreviewRow]
     sent: each is shown with the status its trigger reaches (on a copy in memory), the rest
     as the consignment stands now."""
     rows = []
+    timeline = Timeline.find(reference=consignment.reference)
     for key in EMAILS:
         shown = copy.copy(consignment)
         if key == "confirm":
@@ -615,7 +617,12 @@ def preview_rows(consignment: Consignment, now: dt.datetime) -> list[PreviewRow]
             Preview(
                 anchor=f"{key}-{language}",
                 language_name=name,
-                composed=compose(unsaved_email(shown, key, language, now), now=now),
+                composed=compose(
+                    unsaved_email(shown, key, language, now),
+                    now=now,
+                    as_if=None if key == "confirm" else key,
+                    timeline=timeline,
+                ),
             )
             for language, name in Language.choices
         ]

@@ -48,10 +48,35 @@ def logo_src(logo_url: str) -> str:
     return public_url(logo_url) if logo_url.startswith("/static/") else ""
 
 
-def compose(email: OutboundEmail, *, now: dt.datetime | None = None) -> Composed:
+# What a preview of each trigger shows (as_if): the status it reaches and the warning it
+# brings (Warning, and the problem status the advice is about).
+AS_IF = {
+    "dispatched": (rules.Status.DISPATCHED, rules.Warning.NONE, None),
+    "out_for_delivery": (rules.Status.OUT_FOR_DELIVERY, rules.Warning.NONE, None),
+    "delivered": (rules.Status.DELIVERED, rules.Warning.NONE, None),
+    "attempted": (
+        rules.Status.ATTEMPTED_DELIVERY,
+        rules.Warning.PROBLEM,
+        rules.Status.ATTEMPTED_DELIVERY,
+    ),
+    "exception": (rules.Status.EXCEPTION, rules.Warning.PROBLEM, rules.Status.EXCEPTION),
+    "delay": (rules.Status.IN_TRANSIT, rules.Warning.DELAY, None),
+}
+
+
+def compose(
+    email: OutboundEmail,
+    *,
+    now: dt.datetime | None = None,
+    as_if: str | None = None,
+    timeline: Timeline | None = None,
+) -> Composed:
+    """The email as it would be sent now. `as_if` (a trigger, for the back office's previews)
+    shows the status and warning that trigger brings instead of the consignment's own;
+    `timeline` saves loading it again when previews compose many emails of one consignment."""
     subscriber = email.subscriber
     with translation.override(subscriber.language):
-        context = _context(subscriber, email, now or timezone.now())
+        context = _context(subscriber, email, now or timezone.now(), as_if, timeline)
         if email.kind == EmailKind.CONFIRM:
             subject = _("Confirm email updates for your parcel from %(brand)s") % {
                 "brand": context["brand_name"]
@@ -69,14 +94,17 @@ def compose(email: OutboundEmail, *, now: dt.datetime | None = None) -> Composed
     return Composed(subject, text, html, context["unsubscribe_url"])
 
 
-def _context(subscriber: EmailSubscriber, email: OutboundEmail, now: dt.datetime) -> dict:
+def _context(subscriber: EmailSubscriber, email, now, as_if, timeline) -> dict:
     consignment = subscriber.consignment
     brand = consignment.brand
-    timeline = Timeline.find(reference=consignment.reference)
+    timeline = timeline or Timeline.find(reference=consignment.reference)
     progresses = [pt.progress for pt in timeline.by_package] if timeline else []
     progress = rules.combined_progress(progresses, consignment.status)
     status = rules.Status(consignment.status)
     latest = progress.latest.event if progress.latest is not None else None
+    warning, problem = progress.warning, progress.problem_status
+    if as_if is not None:
+        status, warning, problem = AS_IF[as_if]
     if status == rules.Status.UNKNOWN:
         headline = _("On its way") if latest else _("Awaiting the first update")
     else:
@@ -97,11 +125,10 @@ def _context(subscriber: EmailSubscriber, email: OutboundEmail, now: dt.datetime
     expected = consignment.expected_delivery_date
     show_expected = (
         expected is not None
-        and progress.warning is rules.Warning.NONE
+        and warning is rules.Warning.NONE
         and status not in (rules.Status.DELIVERED, rules.Status.CANCELLED)
         and expected >= today
     )
-    problem = progress.problem_status
     lang = subscriber.language
     page = public_url(f"/track/{consignment.reference}/?lang={lang}")
     unsubscribe = public_url(
@@ -116,8 +143,8 @@ def _context(subscriber: EmailSubscriber, email: OutboundEmail, now: dt.datetime
         "support_email": brand.support_email,
         "reference": consignment.reference,
         "headline": headline,
-        "warning": wording.advice(progress.warning, problem, brand.name),
-        "delayed": progress.warning is rules.Warning.DELAY,
+        "warning": wording.advice(warning, problem, brand.name),
+        "delayed": warning is rules.Warning.DELAY,
         "latest": latest_view,
         "expected": date_format(expected, "l j F") if show_expected else "",
         "page_url": page,

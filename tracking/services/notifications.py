@@ -153,6 +153,13 @@ def suppress(email: str, *, reason: str) -> int:
     ).update(state=EmailState.CANCELLED)
 
 
+@transaction.atomic
+def lift_suppression(email: str) -> bool:
+    """Email this address again; False when it was not suppressed."""
+    deleted, _ = SuppressedAddress.objects.filter(email=email.strip().lower()).delete()
+    return bool(deleted)
+
+
 # -- Links ------------------------------------------------------------------------------------
 
 _SALTS = {"confirm": "tracking.notify.confirm", "unsubscribe": "tracking.notify.unsubscribe"}

@@ -3,7 +3,6 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tracking.models import SuppressedAddress
 from tracking.services import notifications
 
 
@@ -20,8 +19,8 @@ class Command(BaseCommand):
         if "@" not in address:
             raise CommandError(f"{email!r} is not an email address.")
         if remove:
-            deleted, _ = SuppressedAddress.objects.filter(email=address).delete()
-            self.stdout.write(f"{address} is {'no longer' if deleted else 'not'} suppressed.")
+            lifted = notifications.lift_suppression(address)
+            self.stdout.write(f"{address} is {'no longer' if lifted else 'not'} suppressed.")
             return
         cancelled = notifications.suppress(address, reason=reason)
         self.stdout.write(f"{address} is suppressed ({cancelled} pending email(s) cancelled).")
