@@ -30,6 +30,7 @@ OPERATING = {
     "sweepratelimits",
     "rederive",
     "sweep",
+    "suppressemail",
 }
 # Left behind by make run, make test and the benchmarks; none is part of the project's files.
 NOT_COPIED = {
