@@ -2,6 +2,7 @@
 wrk's report is read with its errors, a figure measured with errors is a miss, and any miss
 makes a script's exit status 1."""
 
+import base64
 import copy
 import importlib
 import math
@@ -301,3 +302,120 @@ def test_run_all_exits_0_when_every_script_does(monkeypatch, capsys):
 
     assert run_all.main([]) == 0
     assert ran[-1] == ("scale_bench.py",)
+
+
+def test_percentiles_are_nearest_rank():
+    percentile = script("webhook_bench").percentile
+    latencies = [float(n) for n in range(1, 201)]  # 200 posts: 1 s, 2 s, ... 200 s
+
+    assert percentile(list(reversed(latencies)), 50) == 100.0
+    assert percentile(latencies, 99) == 198.0
+    assert percentile([0.4], 99) == 0.4
+    assert math.isnan(percentile([], 50))
+
+
+def test_budgets_print_pass_or_fail():
+    pass_fail = script("webhook_bench").pass_fail
+
+    assert pass_fail("met") == "PASS"
+    assert pass_fail("NOT MET") == "FAIL"
+    assert pass_fail("NOT MET (3 errors)") == "FAIL (3 errors)"
+
+
+def signed(secret: str, webhook_id: str, body: str) -> dict:
+    import datetime as dt
+
+    from standardwebhooks.webhooks import Webhook
+
+    now = dt.datetime.now(dt.UTC)
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign(webhook_id, now, body),
+        "Content-Type": "application/json",
+    }
+
+
+def test_the_receiver_verifies_each_request_against_its_paths_secret():
+    import urllib.error
+    import urllib.request
+
+    bench = script("webhook_bench")
+    secret, other = (
+        "whsec_" + base64.b64encode(key).decode() for key in (b"a" * 24, b"another key" * 3)
+    )
+    receiver = bench.Receiver()
+    receiver.start()
+    try:
+        url = receiver.url("shop")
+        receiver.expect(url, secret)
+        answers = []
+        for headers in [signed(secret, "msg_1", "{}"), signed(other, "msg_2", "{}"), {}]:
+            request = urllib.request.Request(url, data=b"{}", headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    answers.append(response.status)
+            except urllib.error.HTTPError as error:
+                answers.append(error.code)
+    finally:
+        receiver.stop()
+
+    assert answers == [204, 401, 401]
+    assert [(a.webhook_id, a.verified) for a in receiver.at(url)] == [
+        ("msg_1", True),
+        ("msg_2", False),
+        ("", False),
+    ]
+
+
+def arrival(webhook_id: str, body: str, verified: bool = True):
+    return script("webhook_bench").Arrival(0.0, "/hooks/drill", webhook_id, body.encode(), verified)
+
+
+def test_the_drill_counts_repeats_missing_and_unknown_messages():
+    drill = script("webhook_drill")
+    recorded = {"msg_1": '{"a":1}', "msg_2": '{"a":2}', "msg_3": '{"a":3}'}
+    arrivals = [
+        arrival("msg_1", '{"a":1}'),
+        arrival("msg_1", '{"a":1}'),  # a redelivery after a worker was killed: allowed
+        arrival("msg_2", '{"a":2}'),
+        arrival("msg_2", '{"a":2, "changed":true}'),  # a repeat with another body
+        arrival("msg_3", '{"a":3}', verified=False),  # msg_3 never arrived signed
+        arrival("msg_9", "{}"),  # never recorded
+    ]
+
+    counts = drill.tally(recorded, arrivals)
+
+    assert counts == drill.Tally(
+        recorded=3, delivered=2, duplicates=2, changed=1, missing=1, unknown=1, bad_signatures=1
+    )
+
+
+def test_a_drill_with_duplicates_only_misses_nothing(capsys):
+    common, drill = script("common"), script("webhook_drill")
+    card = common.Scorecard()
+    recorded = {"msg_1": "{}", "msg_2": "{}"}
+
+    drill.judge(
+        card, drill.tally(recorded, [arrival("msg_1", "{}")] * 3 + [arrival("msg_2", "{}")])
+    )
+
+    assert card.missed == []
+    assert "duplicates received              2" in capsys.readouterr().out
+
+
+def test_each_loss_in_the_drill_is_a_miss(capsys):
+    common, drill = script("common"), script("webhook_drill")
+    card = common.Scorecard()
+    counts = drill.Tally(
+        recorded=3, delivered=2, duplicates=0, changed=1, missing=1, unknown=1, bad_signatures=1
+    )
+
+    drill.judge(card, counts)
+
+    assert card.missed == [
+        "every repeat carries the recorded body",
+        "no message missing",
+        "no request for a message never recorded",
+        "every signature verifies",
+    ]
