@@ -113,6 +113,45 @@ def insert_events(rows: Sequence[NamedTuple]) -> set[uuid.UUID]:
     return inserted
 
 
+def insert_rows(model: type[Model], names: tuple[str, ...], rows: Sequence[tuple]) -> None:
+    """Insert new rows of `model` (tuples of values in `names` order, attnames), as
+    insert_events does: on PostgreSQL one statement of binary arrays, on SQLite chunks of
+    placeholders, without building model instances (a batch's webhook messages: Django's
+    bulk_create sent their JSON bodies as text arrays, whose quoting cost more than the rest
+    of the outbox together)."""
+    if not rows:
+        return
+    fields = tuple(model._meta.get_field(name) for name in names)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            cursor.execute(_rows_sql(connection.vendor, model, names, 1), columns)
+            return
+        adapters = _sqlite_adapters(fields)
+        per_chunk = max(1, 30_000 // len(names))
+        for start in range(0, len(rows), per_chunk):
+            chunk = rows[start : start + per_chunk]
+            cursor.execute(
+                _rows_sql(connection.vendor, model, names, len(chunk)),
+                [adapt(value) for row in chunk for adapt, value in zip(adapters, row, strict=True)],
+            )
+
+
+@functools.lru_cache(maxsize=64)
+def _rows_sql(vendor: str, model, names: tuple[str, ...], count: int) -> str:
+    ops = connection.ops
+    fields = [model._meta.get_field(name) for name in names]
+    table = ops.quote_name(model._meta.db_table)
+    columns = ", ".join(ops.quote_name(f.column) for f in fields)
+    if vendor == "postgresql":
+        binary = connection.settings_dict["OPTIONS"].get("server_side_binding")
+        mark = "%b" if binary else "%s"
+        arrays = ", ".join(f"{mark}::{f.cast_db_type(connection)}[]" for f in fields)
+        return f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})"
+    row_marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_marks] * count)}"
+
+
 def set_columns(model: type[Model], fields: Sequence[str], rows: Sequence[tuple]) -> None:
     """Give many rows each its own values: `rows` are (pk, *values in `fields` order).
 

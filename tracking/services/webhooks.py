@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from tracking import status as rules
+from tracking.db import bulk
 from tracking.fields import WEBHOOK_SECRET_PREFIX
 from tracking.models import (
     SUBSCRIBABLE_TYPES,
@@ -41,8 +42,6 @@ logger = logging.getLogger(__name__)
 
 DELIVER_TASK = "tracking.delivery.tasks.deliver_webhooks"
 SECRET_GRACE = dt.timedelta(hours=24)
-# SQLite allows 999 variables in older builds; a message row has 11 columns.
-_INSERT_BATCH = 80
 
 WARNING_NAMES = {int(rules.Warning.NONE): None, 1: "delay", 2: "problem"}
 
@@ -160,7 +159,8 @@ def send_test(subscription: WebhookSubscription) -> WebhookMessage:
     subscription = WebhookSubscription.objects.select_for_update().get(pk=subscription.pk)
     now = timezone.now()
     body = _body(WebhookType.TEST, now, {"webhookSubscriptionId": str(subscription.pk)})
-    message = _message(subscription, WebhookType.TEST, body, None, now)
+    row = _message(subscription, WebhookType.TEST, body, None, now)
+    message = WebhookMessage(**dict(zip(MESSAGE_COLUMNS, row, strict=True)))
     message.save(force_insert=True)
     if message.state == MessageState.PENDING:
         wake()
@@ -248,6 +248,7 @@ def record_events(new_rows, *, legs, heads, rolled, packages, before, now) -> No
     for row in new_rows:
         events[legs[row.tracking_record_id].consignment_id].append(row)
     messages = []
+    leg_ids = {leg_id: str(leg_id) for leg_id in legs}
     for pk, head in heads.items():
         brand_subscriptions = subscriptions.get(head.brand_id)
         if not brand_subscriptions or not events.get(pk):
@@ -266,7 +267,7 @@ def record_events(new_rows, *, legs, heads, rolled, packages, before, now) -> No
             [(package_refs.get(p.id, ""), p.status, p.warning) for p in rows],
             [
                 {
-                    "trackingId": str(row.tracking_record_id),
+                    "trackingId": leg_ids[row.tracking_record_id],
                     "packageReference": package_refs.get(row.package_id),
                     "status": row.status,
                     "code": row.code,
@@ -280,11 +281,13 @@ def record_events(new_rows, *, legs, heads, rolled, packages, before, now) -> No
         types = [WebhookType.TRACKING_UPDATED]
         if changed:
             types.append(WebhookType.STATUS_CHANGED)
+        data_json = None  # one encoding of the data, whatever the types and subscriptions
         for webhook_type in types:
             body = None
             for sub in brand_subscriptions:
                 if sub.wants(webhook_type):
-                    body = body or _body(webhook_type, now, data)
+                    data_json = data_json or _json(data)
+                    body = body or _envelope(webhook_type, now, data_json)
                     messages.append(_message(sub, webhook_type, body, pk, now))
     _store(messages)
 
@@ -320,37 +323,65 @@ def _data(pk, reference, customer_reference, status, warning, packages, events) 
     }
 
 
+def _json(value) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _envelope(webhook_type: str, now: dt.datetime, data_json: str) -> str:
+    """The body around data already encoded: what _body gives, without encoding it again."""
+    return f'{{"type":{_json(str(webhook_type))},"timestamp":"{_utc(now)}","data":{data_json}}}'
+
+
 def _body(webhook_type: str, now: dt.datetime, data: dict) -> str:
-    return json.dumps(
-        {"type": str(webhook_type), "timestamp": _utc(now), "data": data},
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    return _envelope(webhook_type, now, _json(data))
 
 
 def _utc(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if moment.tzinfo is not dt.UTC:  # what the database gives back is UTC already
+        moment = moment.astimezone(dt.UTC)
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
-def _message(sub, webhook_type, body, consignment_id, now) -> WebhookMessage:
+# A recorded message's columns, in the order of _message's rows (the others start empty).
+MESSAGE_COLUMNS = (
+    "id",
+    "subscription_id",
+    "consignment_id",
+    "type",
+    "body",
+    "created_utc",
+    "state",
+    "next_attempt_at",
+    "retries",
+    "attempt_count",
+    "lease",
+)
+_STATE = MESSAGE_COLUMNS.index("state")
+
+
+def _message(sub, webhook_type, body, consignment_id, now) -> tuple:
     active = sub.active
-    return WebhookMessage(
-        id=WebhookMessage.new_id(),
-        subscription_id=sub.pk,
-        consignment_id=consignment_id,
-        type=str(webhook_type),
-        body=body,
-        created_utc=now,
-        state=MessageState.PENDING if active else MessageState.HELD,
-        next_attempt_at=now if active else None,
+    return (
+        WebhookMessage.new_id(),
+        sub.pk,
+        consignment_id,
+        str(webhook_type),
+        body,
+        now,
+        MessageState.PENDING if active else MessageState.HELD,
+        now if active else None,
+        0,
+        0,
+        "",
     )
 
 
-def _store(messages: list[WebhookMessage]) -> None:
-    if not messages:
+def _store(rows: list[tuple]) -> None:
+    """One INSERT for a write's messages (tracking.db.bulk: no model instances)."""
+    if not rows:
         return
-    WebhookMessage.objects.bulk_create(messages, batch_size=_INSERT_BATCH)
-    if any(m.state == MessageState.PENDING for m in messages):
+    bulk.insert_rows(WebhookMessage, MESSAGE_COLUMNS, rows)
+    if any(row[_STATE] == MessageState.PENDING for row in rows):
         wake()
 
 
