@@ -113,9 +113,7 @@ def test_created_is_sent_with_the_packages(brand):
 
 def test_each_subscription_gets_only_the_types_it_asked_for(consignment, leg):
     created_only = make_subscription(consignment.brand, event_types=["consignment.created"])
-    changes_only = make_subscription(
-        consignment.brand, event_types=["consignment.status_changed"]
-    )
+    changes_only = make_subscription(consignment.brand, event_types=["consignment.status_changed"])
     add_events(leg, (1, "IN_TRANSIT"))
     assert not created_only.messages.exists()
     assert list(changes_only.messages.values_list("type", flat=True)) == [
