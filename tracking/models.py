@@ -813,7 +813,8 @@ class MessageState(models.TextChoices):
 class WebhookMessage(models.Model):
     """One message to one subscription: the row is the truth of what must be delivered (an
     outbox written in the transaction that caused it); the job queue only wakes workers. Its
-    id is the `webhook-id` of every attempt and replay, and its body is fixed when recorded."""
+    id is the `webhook-id` of every attempt and replay; its body is fixed when recorded, but for
+    the events' details, which the first claim fills in from the (append-only) events."""
 
     id = models.CharField(primary_key=True, max_length=40, editable=False)
     subscription = models.ForeignKey(
@@ -836,6 +837,9 @@ class WebhookMessage(models.Model):
     lease = models.CharField(max_length=32, blank=True, editable=False)
     delivered_at = models.DateTimeField(null=True, blank=True)
     last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The write's new events (their identities, hex, comma-separated, oldest first), until the
+    # first claim writes them into the body: a batch then writes its events once, not twice.
+    event_identities = models.TextField(blank=True, editable=False)
 
     class Meta:
         verbose_name = "webhook delivery"

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from tests.factories import add_events, at, make_consignment, make_leg, make_subscription
 from tracking import services
 from tracking.models import EventSource, MessageState, WebhookMessage, WebhookType
-from tracking.services import EventSpec
+from tracking.services import EventSpec, webhooks
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ def bodies(subscription, webhook_type=None):
     messages = subscription.messages.order_by("created_utc", "type")
     if webhook_type:
         messages = messages.filter(type=webhook_type)
-    return [json.loads(m.body) for m in messages]
+    return [json.loads(webhooks.full_body(m)) for m in messages]
 
 
 def test_a_batch_over_ten_consignments_makes_one_message_each(brand, carrier):
@@ -33,7 +33,7 @@ def test_a_batch_over_ten_consignments_makes_one_message_each(brand, carrier):
     messages = list(subscription.messages.all())
     assert len(messages) == 10
     assert {m.consignment_id for m in messages} == {leg.consignment_id for leg in legs}
-    assert all(len(json.loads(m.body)["data"]["events"]) == 100 for m in messages)
+    assert all(len(json.loads(webhooks.full_body(m))["data"]["events"]) == 100 for m in messages)
 
 
 def test_the_body_carries_the_consignment_its_packages_and_the_new_events(consignment, leg):
@@ -157,7 +157,7 @@ def test_recording_costs_a_fixed_number_of_queries(
 ):
     """With a subscription, a batch costs three more statements (subscriptions, package
     references, one INSERT of the messages) than without, however many consignments and
-    events it holds."""
+    events it holds; the events' details are written into the bodies at the first claim."""
     make_subscription(brand)
     make_subscription(brand, event_types=["tracking.updated"])
     legs = [make_leg(make_consignment(brand), carrier=carrier) for _ in range(consignments)]
@@ -178,3 +178,23 @@ def test_the_id_is_stable_and_unique(consignment, leg):
     ids = list(subscription.messages.values_list("pk", flat=True))
     assert len(set(ids)) == len(ids)
     assert all(pk.startswith("msg_") for pk in ids)
+
+
+def test_the_first_claim_writes_the_events_into_the_body_once(consignment, leg):
+    """A batch records its events' identities, not their details: the first claim fills the
+    body in (one query, one UPDATE) and every attempt after signs those same bytes."""
+    from tracking.delivery import webhooks as delivery
+
+    subscription = make_subscription(consignment.brand, event_types=["tracking.updated"])
+    add_events(leg, (1, "IN_TRANSIT", "Left the depot"), (2, "IN_TRANSIT", "At the hub"))
+    recorded = subscription.messages.get()
+    assert json.loads(recorded.body)["data"]["events"] == []
+    expected = webhooks.full_body(recorded)
+    [claimed] = delivery.claim(10)
+    assert claimed.body == expected
+    stored = subscription.messages.get()
+    assert (stored.body, stored.event_identities) == (expected, "")
+    assert [e["details"] for e in json.loads(stored.body)["data"]["events"]] == [
+        "Left the depot",
+        "At the hub",
+    ]

@@ -698,7 +698,9 @@ class WebhookMessageAdmin(BrandScopedAdmin, SuperusersSeeBrandsMixin, admin.Mode
     @admin.display(description="body, as sent")
     def pretty_body(self, message: WebhookMessage) -> str:
         try:
-            text = json.dumps(json.loads(message.body), indent=2, ensure_ascii=False)
+            text = json.dumps(
+                json.loads(services.webhooks.full_body(message)), indent=2, ensure_ascii=False
+            )
         except ValueError:
             text = message.body
         return format_html('<pre class="webhook-text webhook-body">{}</pre>', text)

@@ -91,7 +91,9 @@ def claim(limit: int) -> list[WebhookMessage]:
     WebhookMessage.objects.filter(outbox.due_filter(now), pk__in=candidates).update(
         lease=lease, leased_until=now + LEASE
     )
-    return list(WebhookMessage.objects.filter(lease=lease).select_related("subscription"))
+    claimed = list(WebhookMessage.objects.filter(lease=lease).select_related("subscription"))
+    outbox.complete_bodies(claimed)
+    return claimed
 
 
 def headers_for(message: WebhookMessage, now: dt.datetime) -> dict[str, str]:

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import logging
 import secrets
+import uuid
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -32,6 +33,7 @@ from tracking.models import (
     Consignment,
     MessageState,
     Package,
+    TrackingEvent,
     WebhookMessage,
     WebhookSubscription,
     WebhookType,
@@ -248,7 +250,6 @@ def record_events(new_rows, *, legs, heads, rolled, packages, before, now) -> No
     for row in new_rows:
         events[legs[row.tracking_record_id].consignment_id].append(row)
     messages = []
-    leg_ids = {leg_id: str(leg_id) for leg_id in legs}
     for pk, head in heads.items():
         brand_subscriptions = subscriptions.get(head.brand_id)
         if not brand_subscriptions or not events.get(pk):
@@ -265,18 +266,10 @@ def record_events(new_rows, *, legs, heads, rolled, packages, before, now) -> No
             status,
             warning,
             [(package_refs.get(p.id, ""), p.status, p.warning) for p in rows],
-            [
-                {
-                    "trackingId": leg_ids[row.tracking_record_id],
-                    "packageReference": package_refs.get(row.package_id),
-                    "status": row.status,
-                    "code": row.code,
-                    "details": row.description or None,
-                    "location": row.location or None,
-                    "eventDateTime": _utc(row.occurred_at),
-                }
-                for row in sorted(events[pk], key=lambda r: r.occurred_at)
-            ],
+            [],  # filled in at the first claim, from the events (complete_bodies)
+        )
+        identities = ",".join(
+            row.identity.hex for row in sorted(events[pk], key=lambda r: r.occurred_at)
         )
         types = [WebhookType.TRACKING_UPDATED]
         if changed:
@@ -288,7 +281,7 @@ def record_events(new_rows, *, legs, heads, rolled, packages, before, now) -> No
                 if sub.wants(webhook_type):
                     data_json = data_json or _json(data)
                     body = body or _envelope(webhook_type, now, data_json)
-                    messages.append(_message(sub, webhook_type, body, pk, now))
+                    messages.append(_message(sub, webhook_type, body, pk, now, identities))
     _store(messages)
 
 
@@ -355,11 +348,12 @@ MESSAGE_COLUMNS = (
     "retries",
     "attempt_count",
     "lease",
+    "event_identities",
 )
 _STATE = MESSAGE_COLUMNS.index("state")
 
 
-def _message(sub, webhook_type, body, consignment_id, now) -> tuple:
+def _message(sub, webhook_type, body, consignment_id, now, identities="") -> tuple:
     active = sub.active
     return (
         WebhookMessage.new_id(),
@@ -373,6 +367,7 @@ def _message(sub, webhook_type, body, consignment_id, now) -> tuple:
         0,
         0,
         "",
+        identities,
     )
 
 
@@ -383,6 +378,61 @@ def _store(rows: list[tuple]) -> None:
     bulk.insert_rows(WebhookMessage, MESSAGE_COLUMNS, rows)
     if any(row[_STATE] == MessageState.PENDING for row in rows):
         wake()
+
+
+def _event_views(identities: set[str]) -> dict[str, dict]:
+    """What a body says of each of these events (by identity hex), in one query."""
+    found = {}
+    for identity, leg_id, package_ref, status, code, details, location, at in (
+        TrackingEvent.objects.filter(identity__in=[uuid.UUID(h) for h in identities])
+        .values_list(
+            "identity",
+            "tracking_record_id",
+            "package__reference",
+            "status",
+            "code",
+            "description",
+            "location",
+            "occurred_at",
+        )
+        .order_by()
+    ):
+        found[identity.hex] = {
+            "trackingId": str(leg_id),
+            "packageReference": package_ref,
+            "status": status,
+            "code": code,
+            "details": details or None,
+            "location": location or None,
+            "eventDateTime": _utc(at),
+        }
+    return found
+
+
+def full_body(message: WebhookMessage, views: dict | None = None) -> str:
+    """The body as it is sent: the one recorded with its events' details filled in."""
+    if not message.event_identities:
+        return message.body
+    order = message.event_identities.split(",")
+    views = views if views is not None else _event_views(set(order))
+    body = json.loads(message.body)
+    body["data"]["events"] = [views[h] for h in order if h in views]
+    return _json(body)
+
+
+def complete_bodies(messages: list[WebhookMessage]) -> None:
+    """Write the events into the bodies of these (claimed) messages that still lack them: one
+    query for the events and one UPDATE, before the first attempt signs the body."""
+    incomplete = [m for m in messages if m.event_identities]
+    if not incomplete:
+        return
+    wanted = {h for m in incomplete for h in m.event_identities.split(",")}
+    views = _event_views(wanted)
+    for message in incomplete:
+        message.body, message.event_identities = full_body(message, views), ""
+    bulk.set_columns(
+        WebhookMessage, ["body", "event_identities"], [(m.pk, m.body, "") for m in incomplete]
+    )
 
 
 def wake(*, run_after: dt.datetime | None = None) -> None:
