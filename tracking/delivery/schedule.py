@@ -9,15 +9,13 @@ knows it is stale and does nothing.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import uuid
 
 from django.db import transaction
 from django.utils import timezone
 
 from tracking.models import Wakeup
-
-logger = logging.getLogger(__name__)
+from tracking.services import wakeups
 
 SWEEP = "sweep"
 SWEEP_EVERY = dt.timedelta(minutes=1)
@@ -25,16 +23,6 @@ SWEEP_EVERY = dt.timedelta(minutes=1)
 SWEEP_LOST_AFTER = dt.timedelta(minutes=3)
 RETRY = "retry"
 EMAIL = "email"
-
-
-def _enqueue(task, run_at: dt.datetime | None, *args) -> None:
-    def send():
-        try:
-            (task.using(run_after=run_at) if run_at else task).enqueue(*args)
-        except Exception:  # the rows stay due; the sweep, or the next write, wakes a worker
-            logger.warning("could not enqueue %s", task.name, exc_info=True)
-
-    transaction.on_commit(send)
 
 
 @transaction.atomic
@@ -46,7 +34,7 @@ def retry_at(task, at: dt.datetime, *, name: str = RETRY) -> bool:
         return False  # one is already due sooner
     token = uuid.uuid4().hex
     Wakeup.objects.update_or_create(name=name, defaults={"run_at": at, "token": token})
-    _enqueue(task, at if at > now else None)
+    wakeups.on_commit(task, run_after=at if at > now else None)
     return True
 
 
@@ -69,5 +57,5 @@ def schedule_sweep(task, *, replacing: str | None = None, force: bool = False) -
     token = uuid.uuid4().hex
     run_at = now + SWEEP_EVERY
     Wakeup.objects.update_or_create(name=SWEEP, defaults={"run_at": run_at, "token": token})
-    _enqueue(task, run_at, token)
+    wakeups.on_commit(task, token, run_after=run_at)
     return token

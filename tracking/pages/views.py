@@ -425,13 +425,31 @@ def _verify(request: HttpRequest, reference: str, *, embedded: bool) -> HttpResp
         return timeline
     language = _language_for(request, timeline.brand)
     surface = _embed_surface(request, timeline) if embedded else SITE
-    back = links.with_query(
+    # A right postcode makes a new access token: the old one is not carried back.
+    back = _back_to_page(request, timeline, surface, language, access="")
+    response = _verify_response(request, timeline, surface, language, back)
+    return _frame(response, timeline.brand) if embedded else response
+
+
+def _back_to_page(
+    request: HttpRequest, timeline: Timeline, surface: Surface, language: str, *, access: str
+) -> str:
+    """The tracking page (or embed) a form posted from, in the language it was read in."""
+    return links.with_query(
         reverse(surface.route, kwargs={"reference": timeline.consignment.reference}),
         lang=language if _lang_in_url(request) else None,
         parent=surface.parent,
+        access=access,
     )
-    response = _verify_response(request, timeline, surface, language, back)
-    return _frame(response, timeline.brand) if embedded else response
+
+
+def _page_again(
+    request: HttpRequest, timeline: Timeline, language: str, surface: Surface, **form
+) -> dict:
+    """The context of the whole page again, after a form's post, with that form's answer."""
+    verified = _verified(request, timeline, surface)
+    shown = _represent(request, timeline, language, surface, verified=verified, partial=False)
+    return _context(request, timeline, shown, surface, **form)
 
 
 def _verify_response(
@@ -469,9 +487,9 @@ def _verify_response(
         else _("That postcode does not match this parcel. Check it and try again.")
     )
     # The page again, with the message beside the field.
-    verified = _verified(request, timeline, surface)
-    shown = _represent(request, timeline, language, surface, verified=verified, partial=False)
-    context = _context(request, timeline, shown, surface, postcode=postcode, postcode_error=error)
+    context = _page_again(
+        request, timeline, language, surface, postcode=postcode, postcode_error=error
+    )
     response = render(request, surface.template, context, status=400)
     response["Cache-Control"] = "no-store"
     return response
@@ -508,12 +526,7 @@ def _notify(request: HttpRequest, reference: str, *, embedded: bool) -> HttpResp
         return timeline
     language = _language_for(request, timeline.brand)
     surface = _embed_surface(request, timeline) if embedded else SITE
-    back = links.with_query(
-        reverse(surface.route, kwargs={"reference": timeline.consignment.reference}),
-        lang=language if _lang_in_url(request) else None,
-        parent=surface.parent,
-        access=surface.access,
-    )
+    back = _back_to_page(request, timeline, surface, language, access=surface.access)
     if request.method != "POST":
         response = redirect(back)
     else:
@@ -552,9 +565,7 @@ def _notify_response(
             link_text=_("Back to tracking"),
             brand=timeline.brand,
         )
-    verified = _verified(request, timeline, surface)
-    shown = _represent(request, timeline, language, surface, verified=verified, partial=False)
-    context = _context(request, timeline, shown, surface, notify=answer)
+    context = _page_again(request, timeline, language, surface, notify=answer)
     if request.htmx:
         return render(request, NOTIFY_TEMPLATE, context)
     return render(request, surface.template, context, status=status)

@@ -11,7 +11,6 @@ sends nothing.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 
 from django.conf import settings
 from django.core import signing
@@ -19,7 +18,6 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from tracking import ratelimit
 from tracking import status as rules
@@ -33,8 +31,7 @@ from tracking.models import (
     SubscriberState,
     SuppressedAddress,
 )
-
-logger = logging.getLogger(__name__)
+from tracking.services import wakeups
 
 SEND_TASK = "tracking.delivery.tasks.send_emails"
 CONFIRM_FOR = dt.timedelta(days=7)
@@ -302,13 +299,5 @@ def _recipients_of(triggered: dict) -> None:
 
 
 def wake(*, run_after: dt.datetime | None = None) -> None:
-    """Enqueue the sending task on commit; a lost wake-up is found by the sweep."""
-
-    def enqueue():
-        try:
-            task = import_string(SEND_TASK)
-            (task.using(run_after=run_after) if run_after else task).enqueue()
-        except Exception:  # the rows are the truth; the queue only wakes workers
-            logger.warning("could not enqueue email sending; the sweep will", exc_info=True)
-
-    transaction.on_commit(enqueue)
+    """Enqueue the sending task once the current transaction commits."""
+    wakeups.on_commit(SEND_TASK, run_after=run_after)

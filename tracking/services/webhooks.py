@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import logging
 import secrets
 import uuid
 from collections.abc import Iterable
@@ -22,7 +21,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from tracking import status as rules
 from tracking.db import bulk
@@ -38,9 +36,8 @@ from tracking.models import (
     WebhookSubscription,
     WebhookType,
 )
+from tracking.services import wakeups
 from tracking.services.checks import check_webhook_secret, check_webhook_url
-
-logger = logging.getLogger(__name__)
 
 DELIVER_TASK = "tracking.delivery.tasks.deliver_webhooks"
 SECRET_GRACE = dt.timedelta(hours=24)
@@ -436,17 +433,8 @@ def complete_bodies(messages: list[WebhookMessage]) -> None:
 
 
 def wake(*, run_after: dt.datetime | None = None) -> None:
-    """Enqueue the delivery task once the current transaction commits. A failure to enqueue
-    loses nothing: the rows stay due and the sweep finds them."""
-
-    def enqueue():
-        try:
-            task = import_string(DELIVER_TASK)
-            (task.using(run_after=run_after) if run_after else task).enqueue()
-        except Exception:  # the queue is only the wake-up; the rows are the truth
-            logger.warning("could not enqueue webhook delivery; the sweep will", exc_info=True)
-
-    transaction.on_commit(enqueue)
+    """Enqueue the delivery task once the current transaction commits."""
+    wakeups.on_commit(DELIVER_TASK, run_after=run_after)
 
 
 def due_filter(now: dt.datetime) -> Q:
