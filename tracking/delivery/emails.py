@@ -14,7 +14,6 @@ import datetime as dt
 import logging
 import time
 import urllib.parse
-import uuid
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -22,6 +21,7 @@ from django.db.models import Min, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from tracking.delivery import schedule
 from tracking.delivery.email_content import compose
 from tracking.models import (
     EmailKind,
@@ -52,20 +52,13 @@ def message_id(email: OutboundEmail) -> str:
 
 
 def claim(limit: int) -> list[OutboundEmail]:
-    now = timezone.now()
-    candidates = list(
-        OutboundEmail.objects.filter(due_filter(now))
-        .order_by("due_at")
-        .values_list("pk", flat=True)[:limit]
+    token = schedule.lease(
+        OutboundEmail, due_filter(timezone.now()), order="due_at", limit=limit, hold=LEASE
     )
-    if not candidates:
+    if token is None:
         return []
-    lease = uuid.uuid4().hex
-    OutboundEmail.objects.filter(due_filter(now), pk__in=candidates).update(
-        lease=lease, leased_until=now + LEASE
-    )
     return list(
-        OutboundEmail.objects.filter(lease=lease).select_related("subscriber__consignment__brand")
+        OutboundEmail.objects.filter(lease=token).select_related("subscriber__consignment__brand")
     )
 
 

@@ -1,4 +1,5 @@
-"""One copy of each scheduled task in the queue: the sweep's chain and the next retry.
+"""One copy of each scheduled task in the queue (the sweep's chain and the next retry), and
+the lease by which one worker takes due rows.
 
 A task enqueued with run_after is a row (database backend) or a scheduled job (RQ); enqueueing
 one at every write or every retry would fill the queue with copies. A Wakeup row per name
@@ -58,4 +59,22 @@ def schedule_sweep(task, *, replacing: str | None = None, force: bool = False) -
     run_at = now + SWEEP_EVERY
     Wakeup.objects.update_or_create(name=SWEEP, defaults={"run_at": run_at, "token": token})
     wakeups.on_commit(task, token, run_after=run_at)
+    return token
+
+
+def lease(model, due, *, order: str, limit: int, hold: dt.timedelta, choose=None) -> str | None:
+    """Lease up to `limit` rows of `model` matching `due` (and `choose`, when picking) to this
+    worker, oldest `order` first; the lease's token, or None when nothing is due. The `due`
+    condition is checked again row by row as the UPDATE takes each row's lock, so of two
+    workers that picked the same rows, each row goes to one."""
+    picked = model.objects.filter(due)
+    if choose is not None:
+        picked = picked.filter(choose)
+    candidates = list(picked.order_by(order).values_list("pk", flat=True)[:limit])
+    if not candidates:
+        return None
+    token = uuid.uuid4().hex
+    model.objects.filter(due, pk__in=candidates).update(
+        lease=token, leased_until=timezone.now() + hold
+    )
     return token

@@ -14,18 +14,17 @@ import datetime as dt
 import logging
 import random
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.core.mail import mail_admins, send_mail
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Min, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from tracking.delivery import http
+from tracking.delivery import http, schedule
 from tracking.models import (
     MessageState,
     WebhookAttempt,
@@ -77,21 +76,17 @@ def drain(*, budget: float = DRAIN_FOR) -> int:
 
 def claim(limit: int) -> list[WebhookMessage]:
     """Lease up to `limit` due messages of active subscriptions to this worker."""
-    now = timezone.now()
-    candidates = list(
-        WebhookMessage.objects.filter(outbox.due_filter(now), subscription__active=True)
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
+    token = schedule.lease(
+        WebhookMessage,
+        outbox.due_filter(timezone.now()),
+        order="next_attempt_at",
+        limit=limit,
+        hold=LEASE,
+        choose=Q(subscription__active=True),
     )
-    if not candidates:
+    if token is None:
         return []
-    lease = uuid.uuid4().hex
-    # The condition is checked again row by row as the UPDATE takes each row's lock: of two
-    # workers that chose the same rows, each row goes to one.
-    WebhookMessage.objects.filter(outbox.due_filter(now), pk__in=candidates).update(
-        lease=lease, leased_until=now + LEASE
-    )
-    claimed = list(WebhookMessage.objects.filter(lease=lease).select_related("subscription"))
+    claimed = list(WebhookMessage.objects.filter(lease=token).select_related("subscription"))
     outbox.complete_bodies(claimed)
     return claimed
 
