@@ -9,6 +9,8 @@ from standardwebhooks.webhooks import Webhook
 
 from tests.factories import add_events
 from tracking import services
+from tracking.delivery import tasks
+from tracking.services import wakeups
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,6 +41,7 @@ def test_an_rq_worker_delivers_what_a_write_enqueued(brand, leg, receiver):
     with override_settings(TASKS=RQ_TASKS):
         queue = django_rq.get_queue("default")
         queue.empty()
+        wakeups.started(tasks.deliver_webhooks)  # no wake-up marker left by an earlier test
         subscription, secret = services.create_subscription(
             brand=brand, url=receiver.url, event_types=["tracking.updated"]
         )
@@ -48,6 +51,11 @@ def test_an_rq_worker_delivers_what_a_write_enqueued(brand, leg, receiver):
             "default", job_class="django_tasks_rq.Job", worker_class=SimpleWorker
         )
         worker.work(burst=True)
-    [request] = receiver.requests
-    Webhook(secret).verify(request.body, request.headers)
-    assert subscription.messages.get().state == "delivered"
+        # The job cleared its wake-up marker as it started: the next write enqueues again.
+        add_events(leg, (2, "DELIVERED", "Signed for"))
+        assert queue.count == 1
+        worker.work(burst=True)
+    for request in receiver.requests:
+        Webhook(secret).verify(request.body, request.headers)
+    assert len(receiver.requests) == 2
+    assert set(subscription.messages.values_list("state", flat=True)) == {"delivered"}

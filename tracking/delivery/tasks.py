@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from tracking.delivery import emails, schedule, webhooks
+from tracking.services import wakeups
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ TASK_RESULTS_KEPT = dt.timedelta(days=1)
 
 @task()
 def deliver_webhooks() -> int:
+    wakeups.started(deliver_webhooks)
     attempted = webhooks.drain()
     upcoming = webhooks.next_retry_at()
     if upcoming is not None:
@@ -35,6 +37,7 @@ def deliver_webhooks() -> int:
 
 @task()
 def send_emails() -> int:
+    wakeups.started(send_emails)
     sent = emails.drain()
     upcoming = emails.next_due_at()
     if upcoming is not None:

@@ -299,5 +299,6 @@ def _recipients_of(triggered: dict) -> None:
 
 
 def wake(*, run_after: dt.datetime | None = None) -> None:
-    """Enqueue the sending task once the current transaction commits."""
-    wakeups.on_commit(SEND_TASK, run_after=run_after)
+    """Wake the sending task once the current transaction commits, unless a copy is queued
+    and unstarted already (`wakeups.wake`)."""
+    wakeups.wake(SEND_TASK, run_after=run_after)

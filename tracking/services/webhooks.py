@@ -433,8 +433,9 @@ def complete_bodies(messages: list[WebhookMessage]) -> None:
 
 
 def wake(*, run_after: dt.datetime | None = None) -> None:
-    """Enqueue the delivery task once the current transaction commits."""
-    wakeups.on_commit(DELIVER_TASK, run_after=run_after)
+    """Wake the delivery task once the current transaction commits, unless a copy is queued
+    and unstarted already (`wakeups.wake`)."""
+    wakeups.wake(DELIVER_TASK, run_after=run_after)
 
 
 def due_filter(now: dt.datetime) -> Q:
