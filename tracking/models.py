@@ -817,8 +817,10 @@ class WebhookMessage(models.Model):
     the events' details, which the first claim fills in from the (append-only) events."""
 
     id = models.CharField(primary_key=True, max_length=40, editable=False)
+    # No index of its own: webhookmessage_sub and _owed lead with it, and every index is one
+    # more write per message on the carrier's path.
     subscription = models.ForeignKey(
-        WebhookSubscription, on_delete=models.CASCADE, related_name="messages"
+        WebhookSubscription, on_delete=models.CASCADE, related_name="messages", db_index=False
     )
     consignment = models.ForeignKey(
         Consignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
