@@ -86,18 +86,24 @@ def _task(task):
 def _already_queued(task) -> bool:
     """Whether a copy of `task` is queued, due and not started. On RQ this sets the marker
     when it was free, claiming the enqueue that follows."""
-    backend = task.get_backend()
-    module = type(backend).__module__
-    if module.startswith("django_tasks_db"):
+    backend = _backend_kind(task)
+    if backend == "database":
+        alias = task.get_backend().alias
         return bool(
-            _ready_copy().rows(
-                task_path=task.module_path, backend=backend.alias, now=timezone.now()
-            )
+            _ready_copy().rows(task_path=task.module_path, backend=alias, now=timezone.now())
         )
-    if module.startswith("django_tasks_rq"):
+    if backend == "rq":
         marked = _redis_for(task.queue_name).set(_marker(task), "1", nx=True, ex=MARKER_SECONDS)
         return not marked
     return False  # another backend: always enqueue
+
+
+def _backend_kind(task) -> str:
+    """Which backend runs `task`: "database", "rq" or "" (any other: no coalescing)."""
+    module = type(task.get_backend()).__module__
+    if module.startswith("django_tasks_db"):
+        return "database"
+    return "rq" if module.startswith("django_tasks_rq") else ""
 
 
 @cache
@@ -120,7 +126,7 @@ def _ready_copy() -> PreparedQuery:
 
 def _forget(task) -> None:
     """Clear the RQ marker of `task`, if it has one."""
-    if type(task.get_backend()).__module__.startswith("django_tasks_rq"):
+    if _backend_kind(task) == "rq":
         _redis_for(task.queue_name).delete(_marker(task))
 
 
